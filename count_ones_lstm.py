@@ -1,0 +1,359 @@
+"""Teach an LSTM to count the ones in a binary string.
+
+Every string of SEQ_LEN bits (2**20 = 1,048,576 of them at the defaults) is generated
+once and shuffled. The first NUM_EXAMPLES strings train a 24-unit LSTM with a softmax
+over the possible counts 0..SEQ_LEN; all the others are kept aside as the test set. The
+model is written against TensorFlow's TF1-style graph API (placeholders, a Session,
+dynamic_rnn), run here through tf.compat.v1.
+
+Run it:
+
+    python count_ones_lstm.py                # the full run: 5000 epochs
+    python count_ones_lstm.py --epochs 50    # any setting below can be overridden
+    python count_ones_lstm.py --help         # every setting, its default and meaning
+
+What you will see: one line per epoch (training loss and error, time per step, time
+left), the error on the whole test set every EVAL_EVERY epochs, a last line in the shape
+`Epoch 5000 error 0.1% ...`, and the model's class probabilities for one sample string.
+"""
+
+import argparse
+import contextlib
+import os
+import re
+import sys
+import time
+import warnings
+from types import SimpleNamespace
+
+
+@contextlib.contextmanager
+def stderr_silenced():
+    """Send whatever C++ code writes to stderr (file descriptor 2) to /dev/null for a while."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+# The TF1 cells (LSTMCell and friends) exist only in the legacy Keras 2 package, tf-keras;
+# TensorFlow uses it instead of Keras 3 when this is set before its first import.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no C++ log lines during the run
+
+import numpy as np
+
+with stderr_silenced():  # on import, TensorFlow's C++ side reports the absent GPU
+    import tensorflow as tf
+
+tf1 = tf.compat.v1
+tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
+warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
+
+# --- settings: edit them here, or override one for a single run with --name value ---
+# data
+SEQ_LEN = 20  # bits per string; every one of the 2**SEQ_LEN strings is made (1 to 24)
+NUM_EXAMPLES = 10000  # strings the model trains on; all the others are the test set
+SEED = 0  # drives the shuffle and the initial weights, so a run can be repeated
+# model
+NUM_HIDDEN = 24  # units in the LSTM cell (the size of its output and its state)
+# training
+BATCH_SIZE = 1000  # strings per Adam step; a last, smaller batch takes any remainder
+EPOCHS = 5000  # passes over the training strings
+EVAL_EVERY = 500  # epochs between two measurements of the error on the whole test set
+EVAL_BATCH = 65536  # strings fed at once when measuring; changes speed and memory only
+# prediction
+SAMPLE = "10011011101001101110"  # string whose class probabilities are shown at the end
+# --- end of settings ---
+
+MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
+
+
+class SettingError(ValueError):
+    """A setting a user gave that the script cannot run with."""
+
+
+# ---------------------------------------------------------------------------------------
+# Settings and the command line
+# ---------------------------------------------------------------------------------------
+
+def read_settings_block(path=__file__):
+    """Return (name, help text) for each line of the settings block in this file.
+
+    The command line is built from this, so `--help` says exactly what the comments say.
+    """
+    with open(path, encoding="utf-8") as source:
+        text = source.read()
+    block = text.split("# --- settings:", 1)[1].split("# --- end of settings ---", 1)[0]
+    line = re.compile(r"^([A-Z][A-Z0-9_]*) = .*?  # (.+)$", re.MULTILINE)
+    return line.findall(block)
+
+
+def defaults():
+    """The settings as written at the top of this file, keyed by lower-case name."""
+    return {name.lower(): globals()[name] for name, _ in read_settings_block()}
+
+
+def option_type(name, kind):
+    """An argparse type that turns a command-line word into `kind`, or explains why not."""
+    def convert(word):
+        if kind is int:
+            try:
+                return int(word)
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"{name} must be a whole number, got {word!r}") from None
+        return kind(word)
+    return convert
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one sentence, with exit status 2."""
+
+    def error(self, message):
+        raise SettingError(message[0].upper() + message[1:] + "; see --help for the options.")
+
+
+def parse_settings(argv):
+    """Turn command-line words into a settings namespace, starting from the defaults."""
+    parser = OneLineParser(
+        description="Train an LSTM to count the ones in binary strings (TF1 graph API).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        allow_abbrev=False)
+    for name, meaning in read_settings_block():
+        default = globals()[name]
+        parser.add_argument(
+            "--" + name.lower().replace("_", "-"), dest=name.lower(), metavar=name,
+            type=option_type(name, type(default)), default=default, help=meaning)
+    # argparse words an unknown option in its own way; say it in ours.
+    known, unknown = parser.parse_known_args(argv)
+    if unknown:
+        raise SettingError(
+            f"Unknown option {unknown[0]!r}; see --help for the options.")
+    return known
+
+
+def check_settings(settings):
+    """Raise SettingError, in one sentence, for the first setting that makes no sense."""
+    s = settings
+    if not 1 <= s.seq_len <= MAX_SEQ_LEN:
+        raise SettingError(f"SEQ_LEN is {s.seq_len}, but it must be from 1 to {MAX_SEQ_LEN}.")
+    total = 2 ** s.seq_len
+    if not 1 <= s.num_examples < total:
+        raise SettingError(
+            f"NUM_EXAMPLES is {s.num_examples}, but it must be from 1 to {total - 1} so that "
+            f"the {total} strings of length {s.seq_len} leave at least one test string.")
+    if s.seed < 0:
+        raise SettingError(f"SEED is {s.seed}, but it must be 0 or more.")
+    for name in ("num_hidden", "epochs", "eval_every", "eval_batch"):
+        if getattr(s, name) < 1:
+            raise SettingError(
+                f"{name.upper()} is {getattr(s, name)}, but it must be 1 or more.")
+    if not 1 <= s.batch_size <= s.num_examples:
+        raise SettingError(
+            f"BATCH_SIZE is {s.batch_size}, but it must be from 1 to NUM_EXAMPLES "
+            f"({s.num_examples}).")
+    if not s.sample or set(s.sample) - {"0", "1"}:
+        raise SettingError(
+            f"SAMPLE is {s.sample!r}, but it must be a non-empty string of 0s and 1s.")
+
+
+# ---------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------
+
+def all_strings(seq_len, seed):
+    """Every string of seq_len bits exactly once, in an order shuffled by seed.
+
+    Returns (inputs, labels): inputs float32 of shape (2**seq_len, seq_len, 1), one bit
+    per time step, most significant bit first; labels float32 one-hot of shape
+    (2**seq_len, seq_len + 1), a 1 at the index equal to the string's number of ones.
+    """
+    numbers = np.random.default_rng(seed).permutation(2 ** seq_len)
+    shifts = np.arange(seq_len - 1, -1, -1)                     # high bit first
+    bits = ((numbers[:, None] >> shifts) & 1).astype(np.float32)  # (N, seq_len)
+    counts = bits.sum(axis=1).astype(np.int64)                    # (N,) ones per string
+    labels = np.eye(seq_len + 1, dtype=np.float32)[counts]        # (N, seq_len + 1)
+    return bits[:, :, None], labels                               # (N, seq_len, 1)
+
+
+def split(inputs, labels, num_examples):
+    """The first num_examples strings train; all the rest are the test set."""
+    train = (inputs[:num_examples], labels[:num_examples])
+    test = (inputs[num_examples:], labels[num_examples:])
+    return train, test
+
+
+def bits_of(string):
+    """'0110' -> float32 array of shape (1, 4, 1), ready to feed as one string."""
+    return np.array([int(c) for c in string], dtype=np.float32).reshape(1, -1, 1)
+
+
+# ---------------------------------------------------------------------------------------
+# Model
+# ---------------------------------------------------------------------------------------
+
+def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED):
+    """Build the tutorial's graph in a graph of its own and return its handles."""
+    num_classes = seq_len + 1  # a string can hold 0, 1, ..., seq_len ones
+    graph = tf.Graph()
+    with graph.as_default():
+        tf1.set_random_seed(seed)  # the initial weights follow SEED
+        data = tf1.placeholder(tf.float32, [None, seq_len, 1], name="data")  # (batch, seq_len, 1)
+        target = tf1.placeholder(tf.float32, [None, num_classes], name="target")  # (batch, classes)
+
+        # Glorot-uniform is what TF1 gave the kernel by default; named here so that it is
+        # drawn from the graph's seed (tf-keras would pick an unseeded one of its own).
+        cell = tf1.nn.rnn_cell.LSTMCell(num_hidden, state_is_tuple=True,
+                                        initializer=tf1.glorot_uniform_initializer())
+        # val: the cell's output at every step, (batch, seq_len, num_hidden); the final
+        # state is not needed, each string starts from a zero state.
+        val, _ = tf1.nn.dynamic_rnn(cell, data, dtype=tf.float32)
+        val = tf.transpose(val, [1, 0, 2])  # (seq_len, batch, num_hidden): time first
+        last = tf.gather(val, seq_len - 1)  # (batch, num_hidden): output after the last bit
+
+        weight = tf.Variable(tf1.truncated_normal([num_hidden, num_classes]))  # (hidden, classes)
+        bias = tf.Variable(tf.constant(0.1, shape=[num_classes]))  # (classes,)
+        prediction = tf.nn.softmax(tf.matmul(last, weight) + bias)  # (batch, classes), rows sum to 1
+
+        # Cross-entropy summed over the batch; the clip keeps log() finite at 0.
+        loss = -tf.reduce_sum(target * tf1.log(tf.clip_by_value(prediction, 1e-10, 1.0)))
+        minimize = tf1.train.AdamOptimizer().minimize(loss)
+
+        mistakes = tf.not_equal(tf.argmax(target, 1), tf.argmax(prediction, 1))  # (batch,)
+        error = tf.reduce_mean(tf.cast(mistakes, tf.float32))  # share of strings wrong
+        num_wrong = tf.reduce_sum(tf.cast(mistakes, tf.int64))  # how many strings wrong
+        init = tf1.global_variables_initializer()
+    graph.finalize()  # from here on, adding a node by accident is an error
+    return SimpleNamespace(
+        graph=graph, data=data, target=target, last=last, prediction=prediction, loss=loss,
+        minimize=minimize, error=error, num_wrong=num_wrong, init=init)
+
+
+def new_session(model):
+    """A Session on the model's graph with its variables initialised."""
+    session = tf1.Session(graph=model.graph)
+    session.run(model.init)
+    return session
+
+
+# ---------------------------------------------------------------------------------------
+# Training and evaluation
+# ---------------------------------------------------------------------------------------
+
+def train_epoch(session, model, inputs, labels, batch_size):
+    """One pass over the training strings, in order, one Adam step per batch.
+
+    Returns (loss per string, share of strings wrong, number of steps), measured on each
+    batch just before its step, so it costs nothing extra.
+    """
+    total_loss = 0.0
+    total_wrong = 0
+    steps = 0
+    for start in range(0, len(inputs), batch_size):
+        feed = {model.data: inputs[start:start + batch_size],
+                model.target: labels[start:start + batch_size]}
+        _, loss, wrong = session.run([model.minimize, model.loss, model.num_wrong], feed)
+        total_loss += loss
+        total_wrong += wrong
+        steps += 1
+    return total_loss / len(inputs), total_wrong / len(inputs), steps
+
+
+def count_wrong(session, model, inputs, labels, eval_batch=EVAL_BATCH):
+    """How many of the strings the model misclassifies, fed eval_batch at a time."""
+    wrong = 0
+    for start in range(0, len(inputs), eval_batch):
+        wrong += session.run(model.num_wrong, {model.data: inputs[start:start + eval_batch],
+                                               model.target: labels[start:start + eval_batch]})
+    return int(wrong)
+
+
+def predict(session, model, strings):
+    """Class probabilities, shape (len(strings), seq_len + 1), for strings of 0s and 1s."""
+    inputs = np.concatenate([bits_of(s) for s in strings])
+    return session.run(model.prediction, {model.data: inputs})
+
+
+def duration(seconds):
+    """A short human reading of a time span: '42s', '3m05s', '1h02m'."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def fit_sample(sample, seq_len):
+    """The sample cut, or repeated, to seq_len bits, so any SEQ_LEN has one to show."""
+    return (sample * (seq_len // len(sample) + 1))[:seq_len]
+
+
+# ---------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------
+
+def run(settings, out=sys.stdout):
+    """Make the data, train, report; returns the number of test strings got wrong."""
+    s = settings
+
+    def say(line):
+        print(line, file=out, flush=True)
+
+    started = time.perf_counter()
+    inputs, labels = all_strings(s.seq_len, s.seed)
+    (train_x, train_y), (test_x, test_y) = split(inputs, labels, s.num_examples)
+    say(f"Data: {len(inputs):,} strings of {s.seq_len} bits, {len(train_x):,} for training "
+        f"and {len(test_x):,} for testing ({time.perf_counter() - started:.2f}s)")
+
+    model = build_model(s.seq_len, s.num_hidden, s.seed)
+    width = len(str(s.epochs))
+    with new_session(model) as session:
+        step_times = []
+        for epoch in range(1, s.epochs + 1):
+            epoch_start = time.perf_counter()
+            loss, error, steps = train_epoch(session, model, train_x, train_y, s.batch_size)
+            epoch_time = time.perf_counter() - epoch_start
+            step_times.append(epoch_time / steps)
+            left = np.mean(step_times[-50:]) * steps * (s.epochs - epoch)
+            say(f"Epoch {epoch:{width}d}/{s.epochs} loss {loss:8.4f} "
+                f"train error {100 * error:5.1f}% step {1000 * epoch_time / steps:5.1f}ms "
+                f"left {duration(left)}")
+            if epoch % s.eval_every == 0 and epoch != s.epochs:
+                wrong = count_wrong(session, model, test_x, test_y, s.eval_batch)
+                say(f"Epoch {epoch:{width}d}/{s.epochs} test error "
+                    f"{100 * wrong / len(test_x):.3f}% ({wrong:,} of {len(test_x):,} wrong)")
+
+        wrong = count_wrong(session, model, test_x, test_y, s.eval_batch)
+        say(f"Epoch {s.epochs} error {100 * wrong / len(test_x):.1f}% "
+            f"({wrong:,} of {len(test_x):,} test strings wrong)")
+
+        sample = fit_sample(s.sample, s.seq_len)
+        probabilities = predict(session, model, [sample])[0]
+        say(f"Sample {sample}: probability of each count 0..{s.seq_len}:")
+        say("  " + " ".join(f"{p:.3f}" for p in probabilities))
+        say(f"  predicted count {int(np.argmax(probabilities))}, "
+            f"true count {sample.count('1')}")
+    say(f"Total time {duration(time.perf_counter() - started)}")
+    return wrong
+
+
+def main(argv=None):
+    try:
+        settings = parse_settings(sys.argv[1:] if argv is None else argv)
+        check_settings(settings)
+    except SettingError as problem:
+        print(f"count_ones_lstm.py: {problem}", file=sys.stderr)
+        return 2
+    run(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
