@@ -322,7 +322,7 @@ def run(settings, out=sys.stdout):
             epoch_time = time.perf_counter() - epoch_start
             step_times.append(epoch_time / steps)
             left = np.mean(step_times[-50:]) * steps * (s.epochs - epoch)
-            say(f"Epoch {epoch:{width}d}/{s.epochs} loss {loss:8.4f} "
+            say(f"Epoch {epoch:{width}d}/{s.epochs} loss {loss:#10.4g} "
                 f"train error {100 * error:5.1f}% step {1000 * epoch_time / steps:5.1f}ms "
                 f"left {duration(left)}")
             if epoch % s.eval_every == 0 and epoch != s.epochs:
@@ -351,7 +351,14 @@ def main(argv=None):
     except SettingError as problem:
         print(f"count_ones_lstm.py: {problem}", file=sys.stderr)
         return 2
-    run(settings)
+    try:
+        run(settings)
+    except KeyboardInterrupt:
+        print("count_ones_lstm.py: stopped by Ctrl-C; nothing is saved.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (`... | head`): stop without a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 

@@ -1,0 +1,11 @@
+import sys
+from pathlib import Path
+
+# The script lives at the top of the repository, not in a package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def pytest_configure(config):
+    # The TF1 cells warn that they are deprecated each time one is built; that is the point.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:.*is deprecated and will be removed:UserWarning")
