@@ -67,6 +67,7 @@ BATCH_SIZE = 1000  # strings per Adam step; a last, smaller batch takes any rema
 EPOCHS = 5000  # passes over the training strings
 EVAL_EVERY = 500  # epochs between two measurements of the error on the whole test set
 EVAL_BATCH = 65536  # strings fed at once when measuring; changes speed and memory only
+TOWERS = 2  # parts each batch is cut into and run side by side: the number of CPU cores
 # prediction
 SAMPLE = "10011011101001101110"  # string whose class probabilities are shown at the end
 # --- end of settings ---
@@ -150,7 +151,7 @@ def check_settings(settings):
             f"the {total} strings of length {s.seq_len} leave at least one test string.")
     if s.seed < 0:
         raise SettingError(f"SEED is {s.seed}, but it must be 0 or more.")
-    for name in ("num_hidden", "epochs", "eval_every", "eval_batch"):
+    for name in ("num_hidden", "epochs", "eval_every", "eval_batch", "towers"):
         if getattr(s, name) < 1:
             raise SettingError(
                 f"{name.upper()} is {getattr(s, name)}, but it must be 1 or more.")
@@ -198,7 +199,22 @@ def bits_of(string):
 # Model
 # ---------------------------------------------------------------------------------------
 
-def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED):
+def last_output(cell, data, seq_len):
+    """The cell's output after the last bit of each string: (batch, seq_len, 1) -> (batch, hidden).
+
+    The tutorial lets dynamic_rnn loop over the bits and then picks the last step's output
+    with a transpose and a gather. Here the loop is written out, one copy of the cell per
+    bit (static_rnn): the same arithmetic with far less control flow for TensorFlow to run,
+    and the last output is simply the last element of the list.
+    """
+    bits = tf.unstack(data, num=seq_len, axis=1)  # seq_len tensors of (batch, 1), in order
+    # outputs: seq_len tensors of (batch, hidden); the final state is not needed, since
+    # every string starts again from a zero state.
+    outputs, _ = tf1.nn.static_rnn(cell, bits, dtype=tf.float32)
+    return outputs[-1]
+
+
+def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, towers=TOWERS):
     """Build the tutorial's graph in a graph of its own and return its handles."""
     num_classes = seq_len + 1  # a string can hold 0, 1, ..., seq_len ones
     graph = tf.Graph()
@@ -211,11 +227,12 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED):
         # drawn from the graph's seed (tf-keras would pick an unseeded one of its own).
         cell = tf1.nn.rnn_cell.LSTMCell(num_hidden, state_is_tuple=True,
                                         initializer=tf1.glorot_uniform_initializer())
-        # val: the cell's output at every step, (batch, seq_len, num_hidden); the final
-        # state is not needed, each string starts from a zero state.
-        val, _ = tf1.nn.dynamic_rnn(cell, data, dtype=tf.float32)
-        val = tf.transpose(val, [1, 0, 2])  # (seq_len, batch, num_hidden): time first
-        last = tf.gather(val, seq_len - 1)  # (batch, num_hidden): output after the last bit
+        # The batch is cut into `towers` parts that share the cell but not one operation
+        # before the loss, so TensorFlow runs them side by side, one per core.
+        size = tf.shape(data)[0]
+        bounds = [size * k // towers for k in range(towers + 1)]
+        last = tf.concat([last_output(cell, data[a:b], seq_len)
+                          for a, b in zip(bounds, bounds[1:])], 0)  # (batch, num_hidden)
 
         weight = tf.Variable(tf1.truncated_normal([num_hidden, num_classes]))  # (hidden, classes)
         bias = tf.Variable(tf.constant(0.1, shape=[num_classes]))  # (classes,)
@@ -228,11 +245,12 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED):
         mistakes = tf.not_equal(tf.argmax(target, 1), tf.argmax(prediction, 1))  # (batch,)
         error = tf.reduce_mean(tf.cast(mistakes, tf.float32))  # share of strings wrong
         num_wrong = tf.reduce_sum(tf.cast(mistakes, tf.int64))  # how many strings wrong
+        trainable = tf1.trainable_variables()  # the cell's kernel and bias; weight, bias
         init = tf1.global_variables_initializer()
     graph.finalize()  # from here on, adding a node by accident is an error
     return SimpleNamespace(
         graph=graph, data=data, target=target, last=last, prediction=prediction, loss=loss,
-        minimize=minimize, error=error, num_wrong=num_wrong, init=init)
+        minimize=minimize, error=error, num_wrong=num_wrong, trainable=trainable, init=init)
 
 
 def new_session(model):
@@ -312,7 +330,7 @@ def run(settings, out=sys.stdout):
     say(f"Data: {len(inputs):,} strings of {s.seq_len} bits, {len(train_x):,} for training "
         f"and {len(test_x):,} for testing ({time.perf_counter() - started:.2f}s)")
 
-    model = build_model(s.seq_len, s.num_hidden, s.seed)
+    model = build_model(s.seq_len, s.num_hidden, s.seed, s.towers)
     width = len(str(s.epochs))
     with new_session(model) as session:
         step_times = []

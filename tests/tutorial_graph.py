@@ -37,3 +37,12 @@ def build_tutorial_graph(seq_len=20, num_hidden=24, seed=0):
     return SimpleNamespace(graph=graph, data=data, target=target, prediction=prediction,
                            loss=loss, minimize=minimize, num_wrong=num_wrong, init=init,
                            trainable=trainable)
+
+
+def copy_weights(source_session, source_model, target_session, target_model):
+    """Give the target graph the source's trainable values: cell kernel and bias, weight, bias."""
+    values = source_session.run(source_model.trainable)
+    with target_model.graph.as_default():
+        for variable, value in zip(target_model.trainable, values, strict=True):
+            assert variable.shape == value.shape, (variable, value.shape)
+            variable.load(value, target_session)

@@ -1,0 +1,99 @@
+"""Time the script's training step against the tutorial's own graph, on the same data.
+
+Run by hand (pytest does not collect it), from the top of the repository:
+
+    .venv/bin/python tests/benchmark.py [--rounds 20]
+
+Both graphs start from the same weights and train on the same batches. They take turns, one
+epoch (NUM_EXAMPLES / BATCH_SIZE steps) each per round, so that whatever else the machine is
+doing falls on both alike; the medians over the rounds and their ratio are printed. Then the
+time to build the data, the time to grade the whole test set (the script's way and the
+tutorial graph's way), and the peak resident memory of this process.
+"""
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+
+import count_ones_lstm as col  # noqa: E402
+from tutorial_graph import build_tutorial_graph, copy_weights  # noqa: E402
+
+
+def epoch_ms_per_step(session, model, inputs, labels, batch_size):
+    """Train one epoch; return the mean milliseconds per step."""
+    start = time.perf_counter()
+    steps = 0
+    for first in range(0, len(inputs), batch_size):
+        feed = {model.data: inputs[first:first + batch_size],
+                model.target: labels[first:first + batch_size]}
+        session.run([model.minimize, model.loss, model.num_wrong], feed)
+        steps += 1
+    return 1000 * (time.perf_counter() - start) / steps
+
+
+def median_seconds(action, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20, help="epochs timed for each graph")
+    parser.add_argument("--eval-repeats", type=int, default=3, help="gradings timed")
+    args = parser.parse_args()
+
+    build_seconds = median_seconds(lambda: col.all_strings(col.SEQ_LEN, col.SEED), 3)
+    inputs, labels = col.all_strings(col.SEQ_LEN, col.SEED)
+    (train_x, train_y), (test_x, test_y) = col.split(inputs, labels, col.NUM_EXAMPLES)
+
+    ours = col.build_model()
+    plain = build_tutorial_graph(col.SEQ_LEN, col.NUM_HIDDEN, col.SEED)
+    our_session = col.new_session(ours)
+    plain_session = col.new_session(plain)
+    copy_weights(our_session, ours, plain_session, plain)
+
+    # One untimed epoch each: the first runs of a graph pay for its optimisation.
+    for session, model in ((our_session, ours), (plain_session, plain)):
+        epoch_ms_per_step(session, model, train_x, train_y, col.BATCH_SIZE)
+    times = {"tutorial graph": [], "count_ones_lstm": []}
+    for _ in range(args.rounds):
+        times["tutorial graph"].append(
+            epoch_ms_per_step(plain_session, plain, train_x, train_y, col.BATCH_SIZE))
+        times["count_ones_lstm"].append(
+            epoch_ms_per_step(our_session, ours, train_x, train_y, col.BATCH_SIZE))
+
+    print(f"training step, median of {args.rounds} alternating epochs of "
+          f"{col.NUM_EXAMPLES // col.BATCH_SIZE} steps (batch {col.BATCH_SIZE}):")
+    for name, values in times.items():
+        print(f"  {name:16s} {np.median(values):6.2f} ms/step "
+              f"(min {min(values):.2f}, max {max(values):.2f})")
+    ratio = np.median(times["count_ones_lstm"]) / np.median(times["tutorial graph"])
+    print(f"  ratio count_ones_lstm / tutorial graph: {ratio:.2f}")
+
+    print(f"data for 2**{col.SEQ_LEN} strings: {build_seconds:.2f} s (median of 3)")
+    our_eval = median_seconds(
+        lambda: col.count_wrong(our_session, ours, test_x, test_y, col.EVAL_BATCH),
+        args.eval_repeats)
+    plain_eval = median_seconds(
+        lambda: col.count_wrong(plain_session, plain, test_x, test_y, col.EVAL_BATCH),
+        args.eval_repeats)
+    print(f"grading {len(test_x):,} test strings in chunks of {col.EVAL_BATCH}, median of "
+          f"{args.eval_repeats}: count_ones_lstm {our_eval:.2f} s, "
+          f"tutorial graph {plain_eval:.2f} s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory of this process: {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
