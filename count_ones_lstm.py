@@ -66,10 +66,11 @@ NUM_HIDDEN = 24  # units in the LSTM cell (the size of its output and its state)
 BATCH_SIZE = 1000  # strings per Adam step; a last, smaller batch takes any remainder
 EPOCHS = 5000  # passes over the training strings
 EVAL_EVERY = 500  # epochs between two measurements of the error on the whole test set
-EVAL_BATCH = 65536  # strings fed at once when measuring; changes speed and memory only
-TOWERS = 2  # parts each batch is cut into and run side by side: the number of CPU cores
 # prediction
 SAMPLE = "10011011101001101110"  # string whose class probabilities are shown at the end
+# speed: how fast a run goes and how much memory it takes, not what it learns
+TOWERS = 2  # each batch is cut into this many parts that run side by side, one per core
+EVAL_BATCH = 65536  # about how many strings one grading run holds
 # --- end of settings ---
 
 MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
@@ -214,7 +215,24 @@ def last_output(cell, data, seq_len):
     return outputs[-1]
 
 
-def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, towers=TOWERS):
+def grow_prefixes(cell, state, levels):
+    """Extend every prefix held in `state` by a 0 and by a 1, `levels` times over.
+
+    state: an LSTMStateTuple of (prefixes, hidden) tensors. Returns the state after each of
+    the prefixes * 2**levels longer strings; row r belongs to prefix r // 2**levels followed
+    by the bits of r % 2**levels, so rows come out in counting order.
+    """
+    for _ in range(levels):
+        state = tf1.nn.rnn_cell.LSTMStateTuple(tf.repeat(state.c, 2, axis=0),
+                                               tf.repeat(state.h, 2, axis=0))
+        rows = tf.shape(state.h)[0]
+        bit = tf.reshape(tf.tile([0.0, 1.0], [rows // 2]), [rows, 1])  # (rows, 1): 0, 1, 0, 1...
+        _, state = cell(bit, state)
+    return state
+
+
+def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, towers=TOWERS,
+                eval_batch=EVAL_BATCH):
     """Build the tutorial's graph in a graph of its own and return its handles."""
     num_classes = seq_len + 1  # a string can hold 0, 1, ..., seq_len ones
     graph = tf.Graph()
@@ -246,11 +264,27 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, towers=TOWERS
         error = tf.reduce_mean(tf.cast(mistakes, tf.float32))  # share of strings wrong
         num_wrong = tf.reduce_sum(tf.cast(mistakes, tf.int64))  # how many strings wrong
         trainable = tf1.trainable_variables()  # the cell's kernel and bias; weight, bias
+
+        # Grading every string at once: strings that begin alike share the cell's work up to
+        # the bit where they part, so all 2**seq_len of them are run as a tree of prefixes,
+        # about 2 cell steps per string instead of seq_len. It is the same cell with the same
+        # weights; only the repeated work is skipped. The first seq_len - below bits are
+        # grown in one run; then each of those prefixes is grown to full length in a run of
+        # its own, 2**below <= eval_batch strings.
+        below = min(seq_len, max(eval_batch, 1).bit_length() - 1)  # 2**below <= eval_batch
+        top_state = grow_prefixes(cell, cell.zero_state(1, tf.float32), seq_len - below)
+        prefix = tf1.nn.rnn_cell.LSTMStateTuple(
+            tf1.placeholder(tf.float32, [None, num_hidden], name="prefix_c"),
+            tf1.placeholder(tf.float32, [None, num_hidden], name="prefix_h"))
+        leaves = grow_prefixes(cell, prefix, below)  # (2**below, hidden) per prefix fed
+        leaf_counts = tf.argmax(tf.nn.softmax(tf.matmul(leaves.h, weight) + bias), 1,
+                                output_type=tf.int32)
         init = tf1.global_variables_initializer()
     graph.finalize()  # from here on, adding a node by accident is an error
     return SimpleNamespace(
         graph=graph, data=data, target=target, last=last, prediction=prediction, loss=loss,
-        minimize=minimize, error=error, num_wrong=num_wrong, trainable=trainable, init=init)
+        minimize=minimize, error=error, num_wrong=num_wrong, trainable=trainable, init=init,
+        top_state=top_state, prefix=prefix, leaf_counts=leaf_counts)
 
 
 def new_session(model):
@@ -283,13 +317,25 @@ def train_epoch(session, model, inputs, labels, batch_size):
     return total_loss / len(inputs), total_wrong / len(inputs), steps
 
 
-def count_wrong(session, model, inputs, labels, eval_batch=EVAL_BATCH):
-    """How many of the strings the model misclassifies, fed eval_batch at a time."""
-    wrong = 0
-    for start in range(0, len(inputs), eval_batch):
-        wrong += session.run(model.num_wrong, {model.data: inputs[start:start + eval_batch],
-                                               model.target: labels[start:start + eval_batch]})
-    return int(wrong)
+def predicted_counts(session, model):
+    """The predicted count of ones for every string, indexed by the number it spells."""
+    top_c, top_h = session.run(model.top_state)
+    return np.concatenate([
+        session.run(model.leaf_counts, {model.prefix.c: top_c[i:i + 1],
+                                        model.prefix.h: top_h[i:i + 1]})
+        for i in range(len(top_c))])
+
+
+def numbers_of(inputs):
+    """(N, seq_len, 1) bits -> the N integers they spell, most significant bit first."""
+    bits = inputs[:, :, 0].astype(np.int64)
+    return bits @ (1 << np.arange(bits.shape[1] - 1, -1, -1))
+
+
+def count_wrong(predicted, numbers, labels):
+    """How many strings, given by the numbers they spell and their one-hot labels, get a
+    predicted count (from predicted_counts) that is not their true count."""
+    return int(np.count_nonzero(predicted[numbers] != labels.argmax(axis=1)))
 
 
 def predict(session, model, strings):
@@ -330,7 +376,8 @@ def run(settings, out=sys.stdout):
     say(f"Data: {len(inputs):,} strings of {s.seq_len} bits, {len(train_x):,} for training "
         f"and {len(test_x):,} for testing ({time.perf_counter() - started:.2f}s)")
 
-    model = build_model(s.seq_len, s.num_hidden, s.seed, s.towers)
+    test_numbers = numbers_of(test_x)  # where each test string sits in predicted_counts()
+    model = build_model(s.seq_len, s.num_hidden, s.seed, s.towers, s.eval_batch)
     width = len(str(s.epochs))
     with new_session(model) as session:
         step_times = []
@@ -344,11 +391,11 @@ def run(settings, out=sys.stdout):
                 f"train error {100 * error:5.1f}% step {1000 * epoch_time / steps:5.1f}ms "
                 f"left {duration(left)}")
             if epoch % s.eval_every == 0 and epoch != s.epochs:
-                wrong = count_wrong(session, model, test_x, test_y, s.eval_batch)
+                wrong = count_wrong(predicted_counts(session, model), test_numbers, test_y)
                 say(f"Epoch {epoch:{width}d}/{s.epochs} test error "
                     f"{100 * wrong / len(test_x):.3f}% ({wrong:,} of {len(test_x):,} wrong)")
 
-        wrong = count_wrong(session, model, test_x, test_y, s.eval_batch)
+        wrong = count_wrong(predicted_counts(session, model), test_numbers, test_y)
         say(f"Epoch {s.epochs} error {100 * wrong / len(test_x):.1f}% "
             f"({wrong:,} of {len(test_x):,} test strings wrong)")
 

@@ -13,13 +13,6 @@ import count_ones_lstm as col
 SCRIPT = Path(col.__file__).resolve()
 
 
-def as_numbers(inputs):
-    """(N, seq_len, 1) bit arrays back to the integers they spell, high bit first."""
-    bits = inputs[:, :, 0].astype(np.int64)
-    weights = 2 ** np.arange(bits.shape[1] - 1, -1, -1)
-    return bits @ weights
-
-
 def tiny_settings(**overrides):
     settings = col.parse_settings([])
     for name, value in overrides.items():
@@ -34,10 +27,10 @@ def test_every_string_appears_once_and_its_label_is_its_count_of_ones(seq_len):
     inputs, labels = col.all_strings(seq_len, seed=3)
     assert inputs.shape == (2 ** seq_len, seq_len, 1) and inputs.dtype == np.float32
     assert labels.shape == (2 ** seq_len, seq_len + 1) and labels.dtype == np.float32
-    assert np.array_equal(np.sort(as_numbers(inputs)), np.arange(2 ** seq_len))
+    assert np.array_equal(np.sort(col.numbers_of(inputs)), np.arange(2 ** seq_len))
     assert set(np.unique(inputs)) <= {0.0, 1.0}
     assert np.all(labels.sum(axis=1) == 1) and set(np.unique(labels)) == {0.0, 1.0}
-    popcounts = np.array([bin(n).count("1") for n in as_numbers(inputs)])
+    popcounts = np.array([bin(n).count("1") for n in col.numbers_of(inputs)])
     assert np.array_equal(labels.argmax(axis=1), popcounts)
 
 
@@ -48,7 +41,7 @@ def test_the_shuffle_follows_the_seed():
     assert np.array_equal(first, again)
     assert not np.array_equal(first, other)
     # shuffled, not in counting order
-    assert not np.array_equal(as_numbers(first), np.arange(2 ** 12))
+    assert not np.array_equal(col.numbers_of(first), np.arange(2 ** 12))
 
 
 def test_default_split_sizes_and_no_string_in_both_sets():
@@ -56,7 +49,7 @@ def test_default_split_sizes_and_no_string_in_both_sets():
     (train_x, train_y), (test_x, test_y) = col.split(inputs, labels, col.NUM_EXAMPLES)
     assert len(train_x) == len(train_y) == 10_000
     assert len(test_x) == len(test_y) == 1_038_576
-    assert not set(as_numbers(train_x)) & set(as_numbers(test_x))
+    assert not set(col.numbers_of(train_x)) & set(col.numbers_of(test_x))
     assert np.array_equal(train_y.argmax(1), train_x.sum(axis=(1, 2)))
 
 
@@ -74,15 +67,25 @@ def test_graph_shapes_follow_the_settings():
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_count_wrong_agrees_with_the_predictions_it_is_made_of():
-    inputs, labels = col.all_strings(6, seed=0)
-    model = col.build_model(seq_len=6, num_hidden=4, seed=1)
+@pytest.mark.parametrize("eval_batch", [1, 8, 1000])
+def test_grading_by_prefix_tree_matches_feeding_every_string(eval_batch):
+    inputs, labels = col.all_strings(7, seed=0)
+    model = col.build_model(seq_len=7, num_hidden=6, seed=1, eval_batch=eval_batch)
     with col.new_session(model) as session:
-        probabilities = session.run(model.prediction, {model.data: inputs})
-        expected = int(np.sum(probabilities.argmax(1) != labels.argmax(1)))
-        # chunks of 7 leave a partial last chunk, which must count too
-        assert col.count_wrong(session, model, inputs, labels, eval_batch=7) == expected
-    assert 0 < expected < len(inputs)  # an untrained model is neither all right nor all wrong
+        col.train_epoch(session, model, inputs[:64], labels[:64], 16)  # move off the start
+        predicted = col.predicted_counts(session, model)
+        direct = session.run(model.prediction, {model.data: inputs}).argmax(axis=1)
+    numbers = col.numbers_of(inputs)
+    assert predicted.shape == (2 ** 7,)
+    assert np.array_equal(predicted[numbers], direct)
+    expected_wrong = int(np.sum(direct != labels.argmax(axis=1)))
+    assert col.count_wrong(predicted, numbers, labels) == expected_wrong
+    assert 0 < expected_wrong < len(inputs)  # neither all right nor all wrong: a real check
+
+
+def test_numbers_of_reads_bits_high_first():
+    inputs = np.array([[[0], [0], [1]], [[1], [0], [0]], [[1], [1], [1]]], dtype=np.float32)
+    assert col.numbers_of(inputs).tolist() == [1, 4, 7]
 
 
 def test_same_seed_same_training_run():
@@ -104,12 +107,14 @@ def test_a_short_run_on_short_strings_really_learns():
     # 75% of the time, and the untrained model about 90%.
     inputs, labels = col.all_strings(10, seed=0)
     (train_x, train_y), (test_x, test_y) = col.split(inputs, labels, 300)
+    test_numbers = col.numbers_of(test_x)
     model = col.build_model(seq_len=10, num_hidden=24, seed=0)
     with col.new_session(model) as session:
-        before = col.count_wrong(session, model, test_x, test_y) / len(test_x)
+        before = col.count_wrong(col.predicted_counts(session, model), test_numbers, test_y)
         for _ in range(200):
             col.train_epoch(session, model, train_x, train_y, batch_size=20)
-        after = col.count_wrong(session, model, test_x, test_y) / len(test_x)
+        after = col.count_wrong(col.predicted_counts(session, model), test_numbers, test_y)
+    before, after = before / len(test_x), after / len(test_x)
     assert before > 0.6
     assert after < 0.25
     assert after < before / 3
