@@ -3,8 +3,8 @@
 Every string of SEQ_LEN bits (2**20 = 1,048,576 of them at the defaults) is generated
 once and shuffled. The first NUM_EXAMPLES strings train a 24-unit LSTM with a softmax
 over the possible counts 0..SEQ_LEN; all the others are kept aside as the test set. The
-model is written against TensorFlow's TF1-style graph API (placeholders, a Session,
-dynamic_rnn), run here through tf.compat.v1.
+model is written against TensorFlow's TF1-style graph API (placeholders, an LSTMCell, a
+Session), run here through tf.compat.v1 on the CPU.
 
 Run it:
 
@@ -94,11 +94,6 @@ def read_settings_block(path=__file__):
     block = text.split("# --- settings:", 1)[1].split("# --- end of settings ---", 1)[0]
     line = re.compile(r"^([A-Z][A-Z0-9_]*) = .*?  # (.+)$", re.MULTILINE)
     return line.findall(block)
-
-
-def defaults():
-    """The settings as written at the top of this file, keyed by lower-case name."""
-    return {name.lower(): globals()[name] for name, _ in read_settings_block()}
 
 
 def option_type(name, kind):
@@ -386,7 +381,8 @@ def run(settings, out=sys.stdout):
             loss, error, steps = train_epoch(session, model, train_x, train_y, s.batch_size)
             epoch_time = time.perf_counter() - epoch_start
             step_times.append(epoch_time / steps)
-            left = np.mean(step_times[-50:]) * steps * (s.epochs - epoch)
+            recent = step_times[1:][-50:] or step_times  # the first epoch includes warm-up
+            left = np.mean(recent) * steps * (s.epochs - epoch)
             say(f"Epoch {epoch:{width}d}/{s.epochs} loss {loss:#10.4g} "
                 f"train error {100 * error:5.1f}% step {1000 * epoch_time / steps:5.1f}ms "
                 f"left {duration(left)}")
