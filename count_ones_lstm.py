@@ -256,8 +256,7 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, towers=TOWERS
         minimize = tf1.train.AdamOptimizer().minimize(loss)
 
         mistakes = tf.not_equal(tf.argmax(target, 1), tf.argmax(prediction, 1))  # (batch,)
-        error = tf.reduce_mean(tf.cast(mistakes, tf.float32))  # share of strings wrong
-        num_wrong = tf.reduce_sum(tf.cast(mistakes, tf.int64))  # how many strings wrong
+        num_wrong = tf.reduce_sum(tf.cast(mistakes, tf.int64))  # strings wrong; / batch = error
         trainable = tf1.trainable_variables()  # the cell's kernel and bias; weight, bias
 
         # Grading every string at once: strings that begin alike share the cell's work up to
@@ -278,7 +277,7 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, towers=TOWERS
     graph.finalize()  # from here on, adding a node by accident is an error
     return SimpleNamespace(
         graph=graph, data=data, target=target, last=last, prediction=prediction, loss=loss,
-        minimize=minimize, error=error, num_wrong=num_wrong, trainable=trainable, init=init,
+        minimize=minimize, num_wrong=num_wrong, trainable=trainable, init=init,
         top_state=top_state, prefix=prefix, leaf_counts=leaf_counts)
 
 
