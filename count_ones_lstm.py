@@ -69,6 +69,7 @@ EVAL_EVERY = 500  # epochs between two measurements of the error on the whole te
 # prediction
 SAMPLE = "10011011101001101110"  # string whose class probabilities are shown at the end
 # speed: how fast a run goes and how much memory it takes, not what it learns
+UNROLL = "static"  # "static": one copy of the cell per bit; "dynamic": the tutorial's loop
 TOWERS = 2  # each batch is cut into this many parts that run side by side, one per core
 EVAL_BATCH = 65536  # about how many strings one grading run holds
 # --- end of settings ---
@@ -155,6 +156,8 @@ def check_settings(settings):
         raise SettingError(
             f"BATCH_SIZE is {s.batch_size}, but it must be from 1 to NUM_EXAMPLES "
             f"({s.num_examples}).")
+    if s.unroll not in ("static", "dynamic"):
+        raise SettingError(f"UNROLL is {s.unroll!r}, but it must be 'static' or 'dynamic'.")
     if not s.sample or set(s.sample) - {"0", "1"}:
         raise SettingError(
             f"SAMPLE is {s.sample!r}, but it must be a non-empty string of 0s and 1s.")
@@ -195,18 +198,19 @@ def bits_of(string):
 # Model
 # ---------------------------------------------------------------------------------------
 
-def last_output(cell, data, seq_len):
+def last_output(cell, data, seq_len, unroll):
     """The cell's output after the last bit of each string: (batch, seq_len, 1) -> (batch, hidden).
 
-    The tutorial lets dynamic_rnn loop over the bits and then picks the last step's output
-    with a transpose and a gather. Here the loop is written out, one copy of the cell per
-    bit (static_rnn): the same arithmetic with far less control flow for TensorFlow to run,
-    and the last output is simply the last element of the list.
+    Each string starts from a zero state; the final state is not needed, only the output.
     """
+    if unroll == "dynamic":  # the tutorial's way: a TensorFlow loop over the bits
+        val, _ = tf1.nn.dynamic_rnn(cell, data, dtype=tf.float32)  # (batch, seq_len, hidden)
+        val = tf.transpose(val, [1, 0, 2])  # (seq_len, batch, hidden): time first
+        return tf.gather(val, seq_len - 1)  # (batch, hidden): the step after the last bit
+    # "static": the loop written out, one copy of the cell per bit. The same arithmetic,
+    # with far less control flow for TensorFlow to run.
     bits = tf.unstack(data, num=seq_len, axis=1)  # seq_len tensors of (batch, 1), in order
-    # outputs: seq_len tensors of (batch, hidden); the final state is not needed, since
-    # every string starts again from a zero state.
-    outputs, _ = tf1.nn.static_rnn(cell, bits, dtype=tf.float32)
+    outputs, _ = tf1.nn.static_rnn(cell, bits, dtype=tf.float32)  # seq_len x (batch, hidden)
     return outputs[-1]
 
 
@@ -222,12 +226,14 @@ def grow_prefixes(cell, state, levels):
                                                tf.repeat(state.h, 2, axis=0))
         rows = tf.shape(state.h)[0]
         bit = tf.reshape(tf.tile([0.0, 1.0], [rows // 2]), [rows, 1])  # (rows, 1): 0, 1, 0, 1...
-        _, state = cell(bit, state)
+        # cell.call, the cell's step itself: through cell(...), tf-keras would put the
+        # result inside dynamic_rnn's loop graph once the cell has run there (TF 2.21).
+        _, state = cell.call(bit, state)
     return state
 
 
-def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, towers=TOWERS,
-                eval_batch=EVAL_BATCH):
+def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL,
+                towers=TOWERS, eval_batch=EVAL_BATCH):
     """Build the tutorial's graph in a graph of its own and return its handles."""
     num_classes = seq_len + 1  # a string can hold 0, 1, ..., seq_len ones
     graph = tf.Graph()
@@ -244,7 +250,7 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, towers=TOWERS
         # before the loss, so TensorFlow runs them side by side, one per core.
         size = tf.shape(data)[0]
         bounds = [size * k // towers for k in range(towers + 1)]
-        last = tf.concat([last_output(cell, data[a:b], seq_len)
+        last = tf.concat([last_output(cell, data[a:b], seq_len, unroll)
                           for a, b in zip(bounds, bounds[1:])], 0)  # (batch, num_hidden)
 
         weight = tf.Variable(tf1.truncated_normal([num_hidden, num_classes]))  # (hidden, classes)
@@ -371,7 +377,7 @@ def run(settings, out=sys.stdout):
         f"and {len(test_x):,} for testing ({time.perf_counter() - started:.2f}s)")
 
     test_numbers = numbers_of(test_x)  # where each test string sits in predicted_counts()
-    model = build_model(s.seq_len, s.num_hidden, s.seed, s.towers, s.eval_batch)
+    model = build_model(s.seq_len, s.num_hidden, s.seed, s.unroll, s.towers, s.eval_batch)
     width = len(str(s.epochs))
     with new_session(model) as session:
         step_times = []

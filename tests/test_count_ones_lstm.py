@@ -55,8 +55,9 @@ def test_default_split_sizes_and_no_string_in_both_sets():
 
 # --- model ------------------------------------------------------------------------------
 
-def test_graph_shapes_follow_the_settings():
-    model = col.build_model(seq_len=5, num_hidden=7, seed=0)
+@pytest.mark.parametrize("unroll, towers", [("static", 1), ("static", 2), ("dynamic", 3)])
+def test_graph_shapes_follow_the_settings(unroll, towers):
+    model = col.build_model(seq_len=5, num_hidden=7, seed=0, unroll=unroll, towers=towers)
     assert model.data.shape.as_list() == [None, 5, 1]
     assert model.target.shape.as_list() == [None, 6]
     assert model.last.shape.as_list() == [None, 7]
@@ -172,6 +173,8 @@ BAD_SETTINGS = [
     (["--seq-len", "25"], "SEQ_LEN is 25, but it must be from 1 to 24"),
     (["--seq-len", "0"], "SEQ_LEN is 0"),
     (["--seed", "-1"], "SEED is -1"),
+    (["--unroll", "while"], "UNROLL is 'while', but it must be 'static' or 'dynamic'"),
+    (["--towers", "0"], "TOWERS is 0, but it must be 1 or more"),
     (["--sample", "10a1"], "SAMPLE is '10a1', but it must be a non-empty string of 0s and 1s"),
     (["--epochs", "ten"], "EPOCHS must be a whole number, got 'ten'"),
     (["--epochs", "2.5"], "EPOCHS must be a whole number, got '2.5'"),

@@ -1,15 +1,17 @@
 """The script's faster graph must learn exactly what the tutorial's graph learns."""
 
 import numpy as np
+import pytest
 
 import count_ones_lstm as col
 from tutorial_graph import build_tutorial_graph, copy_weights
 
 
-def test_from_the_same_start_both_graphs_give_the_same_losses_step_by_step():
+@pytest.mark.parametrize("unroll", ["static", "dynamic"])
+def test_from_the_same_start_both_graphs_give_the_same_losses_step_by_step(unroll):
     inputs, labels = col.all_strings(col.SEQ_LEN, col.SEED)
     (train_x, train_y), _ = col.split(inputs, labels, col.NUM_EXAMPLES)
-    ours = col.build_model()  # the default settings, TOWERS included
+    ours = col.build_model(unroll=unroll)  # otherwise the defaults, TOWERS included
     plain = build_tutorial_graph(col.SEQ_LEN, col.NUM_HIDDEN, col.SEED)
     with col.new_session(ours) as our_session, col.new_session(plain) as plain_session:
         copy_weights(our_session, ours, plain_session, plain)
