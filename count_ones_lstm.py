@@ -338,6 +338,15 @@ def count_wrong(predicted, numbers, labels):
     return int(np.count_nonzero(predicted[numbers] != labels.argmax(axis=1)))
 
 
+def errors_by_count(predicted, numbers, labels):
+    """For each true count 0..seq_len: (how many of the strings have it, how many of those
+    get a wrong prediction). Rare counts (all zeros, all ones) are where to look."""
+    true = labels.argmax(axis=1)
+    wrong = predicted[numbers] != true
+    size = labels.shape[1]
+    return np.bincount(true, minlength=size), np.bincount(true[wrong], minlength=size)
+
+
 def predict(session, model, strings):
     """Class probabilities, shape (len(strings), seq_len + 1), for strings of 0s and 1s."""
     inputs = np.concatenate([bits_of(s) for s in strings])
@@ -396,9 +405,16 @@ def run(settings, out=sys.stdout):
                 say(f"Epoch {epoch:{width}d}/{s.epochs} test error "
                     f"{100 * wrong / len(test_x):.3f}% ({wrong:,} of {len(test_x):,} wrong)")
 
-        wrong = count_wrong(predicted_counts(session, model), test_numbers, test_y)
+        predicted = predicted_counts(session, model)
+        wrong = count_wrong(predicted, test_numbers, test_y)
         say(f"Epoch {s.epochs} error {100 * wrong / len(test_x):.1f}% "
             f"({wrong:,} of {len(test_x):,} test strings wrong)")
+        say("Test strings by their true count of ones:")
+        say(f"  {'count':>5} {'strings':>9} {'wrong':>7} {'error':>8}")
+        for count, (total, missed) in enumerate(zip(*errors_by_count(
+                predicted, test_numbers, test_y))):
+            rate = f"{100 * missed / total:7.3f}%" if total else "       -"
+            say(f"  {count:5d} {total:9,d} {missed:7,d} {rate}")
 
         sample = fit_sample(s.sample, s.seq_len)
         probabilities = predict(session, model, [sample])[0]

@@ -84,6 +84,17 @@ def test_grading_by_prefix_tree_matches_feeding_every_string(eval_batch):
     assert 0 < expected_wrong < len(inputs)  # neither all right nor all wrong: a real check
 
 
+def test_errors_by_count_adds_up_to_the_test_set_and_its_mistakes():
+    labels = np.eye(4, dtype=np.float32)[[0, 1, 1, 2, 2, 2, 3]]  # true counts of 3-bit strings
+    numbers = np.array([0, 1, 2, 3, 5, 6, 7])                      # ... which these spell
+    predicted = np.zeros(8, dtype=np.int32)
+    predicted[[0, 1, 2, 3, 5, 6, 7]] = [0, 1, 2, 2, 1, 2, 2]  # wrong for 2, 5 and 7
+    totals, wrong = col.errors_by_count(predicted, numbers, labels)
+    assert totals.tolist() == [1, 2, 3, 1]
+    assert wrong.tolist() == [0, 1, 1, 1]
+    assert wrong.sum() == col.count_wrong(predicted, numbers, labels)
+
+
 def test_numbers_of_reads_bits_high_first():
     inputs = np.array([[[0], [0], [1]], [[1], [0], [0]], [[1], [1], [1]]], dtype=np.float32)
     assert col.numbers_of(inputs).tolist() == [1, 4, 7]
@@ -150,6 +161,11 @@ def test_the_script_prints_progress_the_final_line_and_the_sample():
     assert len(probabilities) == 7 and sum(probabilities) == pytest.approx(1, abs=0.01)
     predicted = re.search(r"predicted count (\d+), true count 4$", out, re.MULTILINE)
     assert predicted and int(predicted.group(1)) == int(np.argmax(probabilities))
+    # the per-count table covers the test set and its mistakes exactly
+    rows = re.findall(r"^ +(\d+) +(\d+) +(\d+) +(?:\d+\.\d+%|-)$", out, re.MULTILINE)
+    assert [int(r[0]) for r in rows] == list(range(7))
+    assert sum(int(r[1]) for r in rows) == 24
+    assert sum(int(r[2]) for r in rows) == int(final.group(2))
 
 
 def test_help_lists_every_setting_with_its_default_and_meaning():
