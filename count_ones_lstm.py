@@ -246,8 +246,9 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL
         # drawn from the graph's seed (tf-keras would pick an unseeded one of its own).
         cell = tf1.nn.rnn_cell.LSTMCell(num_hidden, state_is_tuple=True,
                                         initializer=tf1.glorot_uniform_initializer())
-        # The batch is cut into `towers` parts that share the cell but not one operation
-        # before the loss, so TensorFlow runs them side by side, one per core.
+        # The batch is cut into `towers` parts that share the cell's weights but no operation
+        # until their last outputs are joined, so TensorFlow runs them side by side, one per
+        # core, forwards and backwards.
         size = tf.shape(data)[0]
         bounds = [size * k // towers for k in range(towers + 1)]
         last = tf.concat([last_output(cell, data[a:b], seq_len, unroll)
@@ -255,7 +256,11 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL
 
         weight = tf.Variable(tf1.truncated_normal([num_hidden, num_classes]))  # (hidden, classes)
         bias = tf.Variable(tf.constant(0.1, shape=[num_classes]))  # (classes,)
-        prediction = tf.nn.softmax(tf.matmul(last, weight) + bias)  # (batch, classes), rows sum to 1
+
+        def classify(output):  # (rows, hidden) -> (rows, classes), each row sums to 1
+            return tf.nn.softmax(tf.matmul(output, weight) + bias)
+
+        prediction = classify(last)  # (batch, classes)
 
         # Cross-entropy summed over the batch; the clip keeps log() finite at 0.
         loss = -tf.reduce_sum(target * tf1.log(tf.clip_by_value(prediction, 1e-10, 1.0)))
@@ -277,8 +282,7 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL
             tf1.placeholder(tf.float32, [None, num_hidden], name="prefix_c"),
             tf1.placeholder(tf.float32, [None, num_hidden], name="prefix_h"))
         leaves = grow_prefixes(cell, prefix, below)  # (2**below, hidden) per prefix fed
-        leaf_counts = tf.argmax(tf.nn.softmax(tf.matmul(leaves.h, weight) + bias), 1,
-                                output_type=tf.int32)
+        leaf_counts = tf.argmax(classify(leaves.h), 1, output_type=tf.int32)
         init = tf1.global_variables_initializer()
     graph.finalize()  # from here on, adding a node by accident is an error
     return SimpleNamespace(
