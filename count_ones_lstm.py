@@ -59,6 +59,7 @@ warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed"
 # data
 SEQ_LEN = 20  # bits per string; every one of the 2**SEQ_LEN strings is made (1 to 24)
 NUM_EXAMPLES = 10000  # strings the model trains on; all the others are the test set
+VALIDATION_EXAMPLES = 0  # strings kept out of the test set to watch training on (0: none)
 SEED = 0  # drives the shuffle and the initial weights, so a run can be repeated
 # model
 NUM_HIDDEN = 24  # units in the LSTM cell (the size of its output and its state)
@@ -146,6 +147,10 @@ def check_settings(settings):
         raise SettingError(
             f"NUM_EXAMPLES is {s.num_examples}, but it must be from 1 to {total - 1} so that "
             f"the {total} strings of length {s.seq_len} leave at least one test string.")
+    if not 0 <= s.validation_examples < total - s.num_examples:
+        raise SettingError(
+            f"VALIDATION_EXAMPLES is {s.validation_examples}, but it must be from 0 to "
+            f"{total - s.num_examples - 1} so that at least one test string is left.")
     if s.seed < 0:
         raise SettingError(f"SEED is {s.seed}, but it must be 0 or more.")
     for name in ("num_hidden", "epochs", "eval_every", "eval_batch", "towers"):
@@ -182,11 +187,11 @@ def all_strings(seq_len, seed):
     return bits[:, :, None], labels                               # (N, seq_len, 1)
 
 
-def split(inputs, labels, num_examples):
-    """The first num_examples strings train; all the rest are the test set."""
-    train = (inputs[:num_examples], labels[:num_examples])
-    test = (inputs[num_examples:], labels[num_examples:])
-    return train, test
+def split(inputs, labels, num_examples, validation_examples=0):
+    """The first num_examples strings train, the next validation_examples are held out to
+    watch training on, and all the rest are the test set: (train, validation, test)."""
+    ends = [0, num_examples, num_examples + validation_examples, len(inputs)]
+    return tuple((inputs[a:b], labels[a:b]) for a, b in zip(ends, ends[1:]))
 
 
 def bits_of(string):
@@ -385,11 +390,17 @@ def run(settings, out=sys.stdout):
 
     started = time.perf_counter()
     inputs, labels = all_strings(s.seq_len, s.seed)
-    (train_x, train_y), (test_x, test_y) = split(inputs, labels, s.num_examples)
-    say(f"Data: {len(inputs):,} strings of {s.seq_len} bits, {len(train_x):,} for training "
-        f"and {len(test_x):,} for testing ({time.perf_counter() - started:.2f}s)")
+    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = split(
+        inputs, labels, s.num_examples, s.validation_examples)
+    held_out = f", {len(valid_x):,} for validation" if len(valid_x) else ""
+    say(f"Data: {len(inputs):,} strings of {s.seq_len} bits, {len(train_x):,} for training"
+        f"{held_out} and {len(test_x):,} for testing ({time.perf_counter() - started:.2f}s)")
 
-    test_numbers = numbers_of(test_x)  # where each test string sits in predicted_counts()
+    # Training is watched on the validation strings if there are any, else on the test set
+    # (the tutorial's way); either way the final error is the test set's.
+    watched, watch_y = ("validation", valid_y) if len(valid_x) else ("test", test_y)
+    watch_numbers = numbers_of(valid_x if len(valid_x) else test_x)
+    test_numbers = numbers_of(test_x)  # where each string sits in predicted_counts()
     model = build_model(s.seq_len, s.num_hidden, s.seed, s.unroll, s.towers, s.eval_batch)
     width = len(str(s.epochs))
     with new_session(model) as session:
@@ -404,10 +415,10 @@ def run(settings, out=sys.stdout):
             say(f"Epoch {epoch:{width}d}/{s.epochs} loss {loss:#10.4g} "
                 f"train error {100 * error:5.1f}% step {1000 * epoch_time / steps:5.1f}ms "
                 f"left {duration(left)}")
-            if epoch % s.eval_every == 0 and epoch != s.epochs:
-                wrong = count_wrong(predicted_counts(session, model), test_numbers, test_y)
-                say(f"Epoch {epoch:{width}d}/{s.epochs} test error "
-                    f"{100 * wrong / len(test_x):.3f}% ({wrong:,} of {len(test_x):,} wrong)")
+            if epoch % s.eval_every == 0 and (epoch != s.epochs or len(valid_x)):
+                wrong = count_wrong(predicted_counts(session, model), watch_numbers, watch_y)
+                say(f"Epoch {epoch:{width}d}/{s.epochs} {watched} error "
+                    f"{100 * wrong / len(watch_y):.3f}% ({wrong:,} of {len(watch_y):,} wrong)")
 
         predicted = predicted_counts(session, model)
         wrong = count_wrong(predicted, test_numbers, test_y)

@@ -62,7 +62,7 @@ def main():
 
     build_seconds = median_seconds(lambda: col.all_strings(col.SEQ_LEN, col.SEED), 3)
     inputs, labels = col.all_strings(col.SEQ_LEN, col.SEED)
-    (train_x, train_y), (test_x, test_y) = col.split(inputs, labels, col.NUM_EXAMPLES)
+    (train_x, train_y), _, (test_x, test_y) = col.split(inputs, labels, col.NUM_EXAMPLES)
 
     ours = col.build_model()
     plain = build_tutorial_graph(col.SEQ_LEN, col.NUM_HIDDEN, col.SEED)

@@ -46,11 +46,27 @@ def test_the_shuffle_follows_the_seed():
 
 def test_default_split_sizes_and_no_string_in_both_sets():
     inputs, labels = col.all_strings(col.SEQ_LEN, col.SEED)
-    (train_x, train_y), (test_x, test_y) = col.split(inputs, labels, col.NUM_EXAMPLES)
+    (train_x, train_y), validation, (test_x, test_y) = col.split(
+        inputs, labels, col.NUM_EXAMPLES)
     assert len(train_x) == len(train_y) == 10_000
     assert len(test_x) == len(test_y) == 1_038_576
+    assert len(validation[0]) == len(validation[1]) == 0  # the tutorial's two-way split
     assert not set(col.numbers_of(train_x)) & set(col.numbers_of(test_x))
     assert np.array_equal(train_y.argmax(1), train_x.sum(axis=(1, 2)))
+
+
+def test_a_validation_split_takes_strings_from_the_test_set_only():
+    inputs, labels = col.all_strings(12, seed=0)
+    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = col.split(
+        inputs, labels, 300, validation_examples=500)
+    assert (len(train_x), len(valid_x), len(test_x)) == (300, 500, 4096 - 800)
+    assert (len(train_y), len(valid_y), len(test_y)) == (300, 500, 4096 - 800)
+    sets = [set(col.numbers_of(part)) for part in (train_x, valid_x, test_x)]
+    assert not sets[0] & sets[1] and not sets[0] & sets[2] and not sets[1] & sets[2]
+    assert len(sets[0] | sets[1] | sets[2]) == 4096
+    # the training strings are the same ones as without a validation split
+    assert np.array_equal(train_x, col.split(inputs, labels, 300)[0][0])
+    assert np.array_equal(valid_y.argmax(1), valid_x.sum(axis=(1, 2)))
 
 
 # --- model ------------------------------------------------------------------------------
@@ -118,7 +134,7 @@ def test_a_short_run_on_short_strings_really_learns():
     # at 2.5% to 9.5% held-out error (seeds 0-3); guessing the most common count is wrong
     # 75% of the time, and the untrained model about 90%.
     inputs, labels = col.all_strings(10, seed=0)
-    (train_x, train_y), (test_x, test_y) = col.split(inputs, labels, 300)
+    (train_x, train_y), _, (test_x, test_y) = col.split(inputs, labels, 300)
     test_numbers = col.numbers_of(test_x)
     model = col.build_model(seq_len=10, num_hidden=24, seed=0)
     with col.new_session(model) as session:
@@ -168,6 +184,20 @@ def test_the_script_prints_progress_the_final_line_and_the_sample():
     assert sum(int(r[2]) for r in rows) == int(final.group(2))
 
 
+def test_with_a_validation_split_training_is_watched_on_it_and_the_end_is_tested():
+    result = run_script("--seq-len", "6", "--num-examples", "30", "--validation-examples",
+                        "10", "--batch-size", "10", "--epochs", "2", "--eval-every", "1")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "64 strings of 6 bits, 30 for training, 10 for validation and 24 for testing" in out
+    for epoch in (1, 2):
+        assert re.search(rf"^Epoch {epoch}/2 validation error \d+\.\d+% \(\d+ of 10 wrong\)$",
+                         out, re.MULTILINE), out
+    assert " test error" not in out
+    assert re.search(r"^Epoch 2 error \d+\.\d% \(\d+ of 24 test strings wrong\)$", out,
+                     re.MULTILINE)
+
+
 def test_help_lists_every_setting_with_its_default_and_meaning():
     result = run_script("--help")
     assert result.returncode == 0
@@ -183,6 +213,9 @@ BAD_SETTINGS = [
     (["--batch-size", "0"], "BATCH_SIZE is 0"),
     (["--num-examples", "1048576"], "NUM_EXAMPLES is 1048576, but it must be from 1 to 1048575"),
     (["--seq-len", "4", "--num-examples", "16"], "NUM_EXAMPLES is 16"),
+    (["--validation-examples", "1038576"], "VALIDATION_EXAMPLES is 1038576, but it must be "
+                                           "from 0 to 1038575"),
+    (["--validation-examples", "-1"], "VALIDATION_EXAMPLES is -1"),
     (["--num-hidden", "0"], "NUM_HIDDEN is 0, but it must be 1 or more"),
     (["--epochs", "-3"], "EPOCHS is -3, but it must be 1 or more"),
     (["--eval-every", "0"], "EVAL_EVERY is 0"),
