@@ -13,13 +13,6 @@ import count_ones_lstm as col
 SCRIPT = Path(col.__file__).resolve()
 
 
-def tiny_settings(**overrides):
-    settings = col.parse_settings([])
-    for name, value in overrides.items():
-        setattr(settings, name, value)
-    return settings
-
-
 # --- data -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("seq_len", [1, 7, 20])
