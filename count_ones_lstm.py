@@ -341,19 +341,19 @@ def numbers_of(inputs):
     return bits @ (1 << np.arange(bits.shape[1] - 1, -1, -1))
 
 
-def count_wrong(predicted, numbers, labels):
-    """How many strings, given by the numbers they spell and their one-hot labels, get a
-    predicted count (from predicted_counts) that is not their true count."""
-    return int(np.count_nonzero(predicted[numbers] != labels.argmax(axis=1)))
-
-
 def errors_by_count(predicted, numbers, labels):
-    """For each true count 0..seq_len: (how many of the strings have it, how many of those
-    get a wrong prediction). Rare counts (all zeros, all ones) are where to look."""
+    """For strings given by the numbers they spell and their one-hot labels, and each true
+    count 0..seq_len: (how many of the strings have it, how many of those get a wrong count
+    from predicted_counts). Rare counts (all zeros, all ones) are where to look."""
     true = labels.argmax(axis=1)
     wrong = predicted[numbers] != true
     size = labels.shape[1]
     return np.bincount(true, minlength=size), np.bincount(true[wrong], minlength=size)
+
+
+def count_wrong(predicted, numbers, labels):
+    """How many of the strings (as for errors_by_count) get a wrong count."""
+    return int(errors_by_count(predicted, numbers, labels)[1].sum())
 
 
 def predict(session, model, strings):
@@ -398,8 +398,9 @@ def run(settings, out=sys.stdout):
 
     # Training is watched on the validation strings if there are any, else on the test set
     # (the tutorial's way); either way the final error is the test set's.
-    watched, watch_y = ("validation", valid_y) if len(valid_x) else ("test", test_y)
-    watch_numbers = numbers_of(valid_x if len(valid_x) else test_x)
+    watched, watch_x, watch_y = (("validation", valid_x, valid_y) if len(valid_x)
+                                 else ("test", test_x, test_y))
+    watch_numbers = numbers_of(watch_x)
     test_numbers = numbers_of(test_x)  # where each string sits in predicted_counts()
     model = build_model(s.seq_len, s.num_hidden, s.seed, s.unroll, s.towers, s.eval_batch)
     width = len(str(s.epochs))
