@@ -11,16 +11,23 @@ Run it:
     python count_ones_lstm.py                # the full run: 5000 epochs
     python count_ones_lstm.py --epochs 50    # any setting below can be overridden
     python count_ones_lstm.py --help         # every setting, its default and meaning
+    python count_ones_lstm.py --predict 01101001100101101001   # ask the saved model
 
 What you will see: one line per epoch (training loss and error, time per step, time
 left), the error on the whole test set every EVAL_EVERY epochs, a last line in the shape
-`Epoch 5000 error 0.1% ...`, and the model's class probabilities for one sample string.
+`Epoch 5000 error 0.1% ...`, a table of the test strings by their count of ones, and the
+model's class probabilities for one sample string. The model is saved in CHECKPOINT_DIR
+as it trains; running the same command again continues from there (--fresh starts over),
+and Ctrl-C stops at the end of an epoch, saved.
 """
 
 import argparse
 import contextlib
+import glob
+import json
 import os
 import re
+import signal
 import sys
 import time
 import warnings
@@ -62,12 +69,17 @@ NUM_EXAMPLES = 10000  # strings the model trains on; all the others are the test
 VALIDATION_EXAMPLES = 0  # strings kept out of the test set to watch training on (0: none)
 SEED = 0  # drives the shuffle and the initial weights, so a run can be repeated
 # model
-NUM_HIDDEN = 24  # units in the LSTM cell (the size of its output and its state)
+CELL = "lstm"  # the recurrent cell: "lstm" (the tutorial's), "gru", or "rnn" (plain tanh)
+NUM_HIDDEN = 24  # units in each cell (the size of its output and of its state)
+NUM_LAYERS = 1  # cells stacked on each other; each layer reads the outputs of the one below
 # training
 BATCH_SIZE = 1000  # strings per Adam step; a last, smaller batch takes any remainder
 EPOCHS = 5000  # passes over the training strings
 EVAL_EVERY = 500  # epochs between two measurements of the error on the whole test set
-# prediction
+# saving, logging and prediction
+CHECKPOINT_DIR = "checkpoints"  # where the model is saved and resumed from ("": never saved)
+SAVE_EVERY = 100  # epochs between two saves; a run also saves at its end and on Ctrl-C
+LOG_DIR = ""  # if set, TensorBoard logs (graph; loss and errors per epoch) are written here
 SAMPLE = "10011011101001101110"  # string whose class probabilities are shown at the end
 # speed: how fast a run goes and how much memory it takes, not what it learns
 UNROLL = "static"  # "static": one copy of the cell per bit; "dynamic": the tutorial's loop
@@ -76,10 +88,20 @@ EVAL_BATCH = 65536  # about how many strings one grading run holds
 # --- end of settings ---
 
 MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
+CELLS = ("lstm", "gru", "rnn")
+# What a checkpoint must agree on to be continued: the model's shape, and the data split
+# (another seed or size would put strings the model trained on into the test set).
+SAVED_SETTINGS = ("SEQ_LEN", "CELL", "NUM_HIDDEN", "NUM_LAYERS",
+                  "SEED", "NUM_EXAMPLES", "VALIDATION_EXAMPLES")
+CHECKPOINT_FILE = "count_ones_lstm.json"  # in CHECKPOINT_DIR: the settings and the epoch
 
 
 class SettingError(ValueError):
     """A setting a user gave that the script cannot run with."""
+
+
+class Stopped(Exception):
+    """The run was stopped by Ctrl-C; the message says what was kept."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -129,6 +151,12 @@ def parse_settings(argv):
         parser.add_argument(
             "--" + name.lower().replace("_", "-"), dest=name.lower(), metavar=name,
             type=option_type(name, type(default)), default=default, help=meaning)
+    parser.add_argument(
+        "--fresh", action="store_true",
+        help="start training over, ignoring (and then replacing) the model in CHECKPOINT_DIR")
+    parser.add_argument(
+        "--predict", nargs="+", metavar="STRING",
+        help="do not train: print the saved model's count for each string of 0s and 1s")
     # argparse words an unknown option in its own way; say it in ours.
     known, unknown = parser.parse_known_args(argv)
     if unknown:
@@ -153,7 +181,8 @@ def check_settings(settings):
             f"{total - s.num_examples - 1} so that at least one test string is left.")
     if s.seed < 0:
         raise SettingError(f"SEED is {s.seed}, but it must be 0 or more.")
-    for name in ("num_hidden", "epochs", "eval_every", "eval_batch", "towers"):
+    for name in ("num_hidden", "num_layers", "epochs", "eval_every", "save_every",
+                 "eval_batch", "towers"):
         if getattr(s, name) < 1:
             raise SettingError(
                 f"{name.upper()} is {getattr(s, name)}, but it must be 1 or more.")
@@ -161,6 +190,8 @@ def check_settings(settings):
         raise SettingError(
             f"BATCH_SIZE is {s.batch_size}, but it must be from 1 to NUM_EXAMPLES "
             f"({s.num_examples}).")
+    if s.cell not in CELLS:
+        raise SettingError(f"CELL is {s.cell!r}, but it must be 'lstm', 'gru' or 'rnn'.")
     if s.unroll not in ("static", "dynamic"):
         raise SettingError(f"UNROLL is {s.unroll!r}, but it must be 'static' or 'dynamic'.")
     if not s.sample or set(s.sample) - {"0", "1"}:
@@ -171,27 +202,39 @@ def check_settings(settings):
 # ---------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------
+# A string is kept as the number it spells (most significant bit first): 4 bytes instead
+# of the 164 its float bits and one-hot label take at 20 bits. Only the batch being fed
+# is widened into bits and labels.
 
 def all_strings(seq_len, seed):
-    """Every string of seq_len bits exactly once, in an order shuffled by seed.
+    """Every string of seq_len bits exactly once, as the numbers they spell, shuffled by
+    seed: int32 array of shape (2**seq_len,)."""
+    rng = np.random.default_rng(seed)  # the same order as rng.permutation(2**seq_len)
+    return rng.permutation(np.arange(2 ** seq_len, dtype=np.int32))
 
-    Returns (inputs, labels): inputs float32 of shape (2**seq_len, seq_len, 1), one bit
-    per time step, most significant bit first; labels float32 one-hot of shape
-    (2**seq_len, seq_len + 1), a 1 at the index equal to the string's number of ones.
+
+def ones_in(numbers):
+    """The number of ones in each string: its true count, the class to predict."""
+    return np.bitwise_count(numbers).astype(np.int64)
+
+
+def widen(numbers, seq_len):
+    """Strings as numbers -> what the graph is fed: (bits, labels).
+
+    bits: float32 (n, seq_len, 1), one bit per time step, most significant bit first;
+    labels: float32 one-hot (n, seq_len + 1), a 1 at the string's number of ones.
     """
-    numbers = np.random.default_rng(seed).permutation(2 ** seq_len)
-    shifts = np.arange(seq_len - 1, -1, -1)                     # high bit first
-    bits = ((numbers[:, None] >> shifts) & 1).astype(np.float32)  # (N, seq_len)
-    counts = bits.sum(axis=1).astype(np.int64)                    # (N,) ones per string
-    labels = np.eye(seq_len + 1, dtype=np.float32)[counts]        # (N, seq_len + 1)
-    return bits[:, :, None], labels                               # (N, seq_len, 1)
+    shifts = np.arange(seq_len - 1, -1, -1)                       # high bit first
+    bits = ((numbers[:, None] >> shifts) & 1).astype(np.float32)  # (n, seq_len)
+    labels = np.eye(seq_len + 1, dtype=np.float32)[ones_in(numbers)]  # (n, seq_len + 1)
+    return bits[:, :, None], labels                               # (n, seq_len, 1)
 
 
-def split(inputs, labels, num_examples, validation_examples=0):
+def split(numbers, num_examples, validation_examples=0):
     """The first num_examples strings train, the next validation_examples are held out to
     watch training on, and all the rest are the test set: (train, validation, test)."""
-    ends = [0, num_examples, num_examples + validation_examples, len(inputs)]
-    return tuple((inputs[a:b], labels[a:b]) for a, b in zip(ends, ends[1:]))
+    ends = [0, num_examples, num_examples + validation_examples, len(numbers)]
+    return tuple(numbers[a:b] for a, b in zip(ends, ends[1:]))
 
 
 def bits_of(string):
@@ -203,77 +246,108 @@ def bits_of(string):
 # Model
 # ---------------------------------------------------------------------------------------
 
-def last_output(cell, data, seq_len, unroll):
+def make_cell(kind, num_hidden):
+    """One layer's TF1 cell. Its weights take the initializer of the enclosing variable
+    scope (build_model names Glorot-uniform, TF1's default, so that SEED fixes them)."""
+    cells = tf1.nn.rnn_cell
+    if kind == "lstm":
+        return cells.LSTMCell(num_hidden, state_is_tuple=True)
+    if kind == "gru":
+        return cells.GRUCell(num_hidden)
+    return cells.BasicRNNCell(num_hidden)  # h = tanh(W [x, h] + b)
+
+
+def last_output(cell, data, seq_len, unroll, scope):
     """The cell's output after the last bit of each string: (batch, seq_len, 1) -> (batch, hidden).
 
     Each string starts from a zero state; the final state is not needed, only the output.
     """
     if unroll == "dynamic":  # the tutorial's way: a TensorFlow loop over the bits
-        val, _ = tf1.nn.dynamic_rnn(cell, data, dtype=tf.float32)  # (batch, seq_len, hidden)
+        val, _ = tf1.nn.dynamic_rnn(cell, data, dtype=tf.float32,
+                                    scope=scope)  # (batch, seq_len, hidden)
         val = tf.transpose(val, [1, 0, 2])  # (seq_len, batch, hidden): time first
         return tf.gather(val, seq_len - 1)  # (batch, hidden): the step after the last bit
     # "static": the loop written out, one copy of the cell per bit. The same arithmetic,
     # with far less control flow for TensorFlow to run.
     bits = tf.unstack(data, num=seq_len, axis=1)  # seq_len tensors of (batch, 1), in order
-    outputs, _ = tf1.nn.static_rnn(cell, bits, dtype=tf.float32)  # seq_len x (batch, hidden)
+    outputs, _ = tf1.nn.static_rnn(cell, bits, dtype=tf.float32,
+                                   scope=scope)  # seq_len x (batch, hidden)
     return outputs[-1]
 
 
-def grow_prefixes(cell, state, levels):
+def output_of(state):
+    """The top layer's output, read from a state tuple (one entry per layer): an LSTM's
+    output is its h; a GRU's or plain RNN's output is its whole state."""
+    top = state[-1]
+    return top.h if isinstance(top, tf1.nn.rnn_cell.LSTMStateTuple) else top
+
+
+def grow_prefixes(layers, state, levels):
     """Extend every prefix held in `state` by a 0 and by a 1, `levels` times over.
 
-    state: an LSTMStateTuple of (prefixes, hidden) tensors. Returns the state after each of
-    the prefixes * 2**levels longer strings; row r belongs to prefix r // 2**levels followed
-    by the bits of r % 2**levels, so rows come out in counting order.
+    layers: the cells, bottom first; state: a tuple of their states, each row one prefix.
+    Returns the state after each of the prefixes * 2**levels longer strings; row r belongs
+    to prefix r // 2**levels followed by the bits of r % 2**levels, so rows come out in
+    counting order.
     """
     for _ in range(levels):
-        state = tf1.nn.rnn_cell.LSTMStateTuple(tf.repeat(state.c, 2, axis=0),
-                                               tf.repeat(state.h, 2, axis=0))
-        rows = tf.shape(state.h)[0]
-        bit = tf.reshape(tf.tile([0.0, 1.0], [rows // 2]), [rows, 1])  # (rows, 1): 0, 1, 0, 1...
-        # cell.call, the cell's step itself: through cell(...), tf-keras would put the
-        # result inside dynamic_rnn's loop graph once the cell has run there (TF 2.21).
-        _, state = cell.call(bit, state)
+        state = tf.nest.map_structure(lambda part: tf.repeat(part, 2, axis=0), state)
+        rows = tf.shape(tf.nest.flatten(state)[0])[0]
+        step_input = tf.reshape(tf.tile([0.0, 1.0], [rows // 2]), [rows, 1])  # 0, 1, 0, 1...
+        new_state = []
+        for layer, layer_state in zip(layers, state):
+            # layer.call, the cell's step itself: through layer(...), tf-keras would put the
+            # result inside dynamic_rnn's loop graph once the cell has run there (TF 2.21).
+            step_input, layer_state = layer.call(step_input, layer_state)
+            new_state.append(layer_state)
+        state = tuple(new_state)
     return state
 
 
 def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL,
-                towers=TOWERS, eval_batch=EVAL_BATCH):
+                towers=TOWERS, eval_batch=EVAL_BATCH, cell=CELL, num_layers=NUM_LAYERS):
     """Build the tutorial's graph in a graph of its own and return its handles."""
     num_classes = seq_len + 1  # a string can hold 0, 1, ..., seq_len ones
     graph = tf.Graph()
     with graph.as_default():
         tf1.set_random_seed(seed)  # the initial weights follow SEED
-        data = tf1.placeholder(tf.float32, [None, seq_len, 1], name="data")  # (batch, seq_len, 1)
-        target = tf1.placeholder(tf.float32, [None, num_classes], name="target")  # (batch, classes)
+        with tf.name_scope("data"):
+            # (batch, seq_len, 1): one bit per time step
+            data = tf1.placeholder(tf.float32, [None, seq_len, 1], name="bits")
+            # (batch, num_classes): one-hot, a 1 at the string's count of ones
+            target = tf1.placeholder(tf.float32, [None, num_classes], name="target")
 
-        # Glorot-uniform is what TF1 gave the kernel by default; named here so that it is
+        # Glorot-uniform is what TF1 gave the kernels by default; named here so that it is
         # drawn from the graph's seed (tf-keras would pick an unseeded one of its own).
-        cell = tf1.nn.rnn_cell.LSTMCell(num_hidden, state_is_tuple=True,
-                                        initializer=tf1.glorot_uniform_initializer())
-        # The batch is cut into `towers` parts that share the cell's weights but no operation
-        # until their last outputs are joined, so TensorFlow runs them side by side, one per
-        # core, forwards and backwards.
-        size = tf.shape(data)[0]
-        bounds = [size * k // towers for k in range(towers + 1)]
-        last = tf.concat([last_output(cell, data[a:b], seq_len, unroll)
-                          for a, b in zip(bounds, bounds[1:])], 0)  # (batch, num_hidden)
+        with tf1.variable_scope("rnn", initializer=tf1.glorot_uniform_initializer()) as scope:
+            layers = [make_cell(cell, num_hidden) for _ in range(num_layers)]
+            rnn = layers[0] if num_layers == 1 else tf1.nn.rnn_cell.MultiRNNCell(layers)
+            # The batch is cut into `towers` parts that share the cell's weights but no
+            # operation until their last outputs are joined, so TensorFlow runs them side
+            # by side, one per core, forwards and backwards.
+            size = tf.shape(data)[0]
+            bounds = [size * k // towers for k in range(towers + 1)]
+            last = tf.concat([last_output(rnn, data[a:b], seq_len, unroll, scope)
+                              for a, b in zip(bounds, bounds[1:])], 0)  # (batch, num_hidden)
 
-        weight = tf.Variable(tf1.truncated_normal([num_hidden, num_classes]))  # (hidden, classes)
-        bias = tf.Variable(tf.constant(0.1, shape=[num_classes]))  # (classes,)
+        with tf1.variable_scope("softmax"):
+            weight = tf.Variable(tf1.truncated_normal([num_hidden, num_classes]),
+                                 name="weight")  # (hidden, classes)
+            bias = tf.Variable(tf.constant(0.1, shape=[num_classes]), name="bias")  # (classes,)
 
-        def classify(output):  # (rows, hidden) -> (rows, classes), each row sums to 1
-            return tf.nn.softmax(tf.matmul(output, weight) + bias)
+            def classify(output):  # (rows, hidden) -> (rows, classes), each row sums to 1
+                return tf.nn.softmax(tf.matmul(output, weight) + bias)
 
-        prediction = classify(last)  # (batch, classes)
+            prediction = classify(last)  # (batch, classes)
 
-        # Cross-entropy summed over the batch; the clip keeps log() finite at 0.
-        loss = -tf.reduce_sum(target * tf1.log(tf.clip_by_value(prediction, 1e-10, 1.0)))
-        minimize = tf1.train.AdamOptimizer().minimize(loss)
-
-        mistakes = tf.not_equal(tf.argmax(target, 1), tf.argmax(prediction, 1))  # (batch,)
-        num_wrong = tf.reduce_sum(tf.cast(mistakes, tf.int64))  # strings wrong; / batch = error
-        trainable = tf1.trainable_variables()  # the cell's kernel and bias; weight, bias
+        with tf.name_scope("loss"):
+            # Cross-entropy summed over the batch; the clip keeps log() finite at 0.
+            loss = -tf.reduce_sum(target * tf1.log(tf.clip_by_value(prediction, 1e-10, 1.0)))
+            mistakes = tf.not_equal(tf.argmax(target, 1), tf.argmax(prediction, 1))  # (batch,)
+            num_wrong = tf.reduce_sum(tf.cast(mistakes, tf.int64))  # wrong; / batch = error
+        with tf.name_scope("train"):
+            minimize = tf1.train.AdamOptimizer().minimize(loss)
+        trainable = tf1.trainable_variables()  # the cells' kernels and biases; weight, bias
 
         # Grading every string at once: strings that begin alike share the cell's work up to
         # the bit where they part, so all 2**seq_len of them are run as a tree of prefixes,
@@ -281,19 +355,28 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL
         # weights; only the repeated work is skipped. The first seq_len - below bits are
         # grown in one run; then each of those prefixes is grown to full length in a run of
         # its own, 2**below <= eval_batch strings.
-        below = min(seq_len, max(eval_batch, 1).bit_length() - 1)  # 2**below <= eval_batch
-        top_state = grow_prefixes(cell, cell.zero_state(1, tf.float32), seq_len - below)
-        prefix = tf1.nn.rnn_cell.LSTMStateTuple(
-            tf1.placeholder(tf.float32, [None, num_hidden], name="prefix_c"),
-            tf1.placeholder(tf.float32, [None, num_hidden], name="prefix_h"))
-        leaves = grow_prefixes(cell, prefix, below)  # (2**below, hidden) per prefix fed
-        leaf_counts = tf.argmax(classify(leaves.h), 1, output_type=tf.int32)
+        with tf.name_scope("grading"):
+            below = min(seq_len, max(eval_batch, 1).bit_length() - 1)  # 2**below <= eval_batch
+            start = tuple(layer.zero_state(1, tf.float32) for layer in layers)
+            top_state = grow_prefixes(layers, start, seq_len - below)
+            prefix = tuple(  # one prefix's state, fed back in; (1, hidden) per part
+                tf.nest.map_structure(
+                    lambda units: tf1.placeholder(tf.float32, [None, units]), layer.state_size)
+                for layer in layers)
+            leaves = grow_prefixes(layers, prefix, below)  # (2**below, hidden) per part
+            leaf_outputs = output_of(leaves)  # (2**below, hidden): as `last` for each string
+            leaf_counts = tf.argmax(classify(leaf_outputs), 1, output_type=tf.int32)
+
         init = tf1.global_variables_initializer()
+        # Every variable, Adam's moments included, so that a run continued from a
+        # checkpoint takes exactly the steps an uninterrupted run would have taken.
+        saver = tf1.train.Saver(max_to_keep=None)
     graph.finalize()  # from here on, adding a node by accident is an error
     return SimpleNamespace(
-        graph=graph, data=data, target=target, last=last, prediction=prediction, loss=loss,
-        minimize=minimize, num_wrong=num_wrong, trainable=trainable, init=init,
-        top_state=top_state, prefix=prefix, leaf_counts=leaf_counts)
+        graph=graph, seq_len=seq_len, data=data, target=target, last=last,
+        prediction=prediction, loss=loss, minimize=minimize, num_wrong=num_wrong,
+        trainable=trainable, init=init, saver=saver, top_state=top_state, prefix=prefix,
+        leaf_outputs=leaf_outputs, leaf_counts=leaf_counts)
 
 
 def new_session(model):
@@ -304,10 +387,65 @@ def new_session(model):
 
 
 # ---------------------------------------------------------------------------------------
+# Checkpoints: TensorFlow's own format, plus a small JSON file naming the settings that
+# shaped the model and the epoch it reached.
+# ---------------------------------------------------------------------------------------
+
+def read_checkpoint(directory):
+    """The record of the model saved in directory, or None if there is none."""
+    path = os.path.join(directory, CHECKPOINT_FILE)
+    try:
+        with open(path, encoding="utf-8") as record:
+            saved = json.load(record)
+        prefix = os.path.join(directory, saved["checkpoint"])
+        complete = (isinstance(saved["epoch"], int)
+                    and set(SAVED_SETTINGS) <= set(saved["settings"]))
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError):
+        complete = False
+    if not complete:
+        raise SettingError(f"{path} is not a checkpoint record this script wrote; move it "
+                           f"away or give another --checkpoint-dir.")
+    if not os.path.exists(prefix + ".index"):
+        raise SettingError(f"{path} names the checkpoint {prefix}, which is missing; give "
+                           f"--fresh to start over.")
+    saved["prefix"] = prefix
+    return saved
+
+
+def check_checkpoint(saved, settings, directory):
+    """Raise SettingError, naming the setting, if settings differ from the saved model's."""
+    for name in SAVED_SETTINGS:
+        mine, theirs = getattr(settings, name.lower()), saved["settings"].get(name)
+        if mine != theirs:
+            raise SettingError(
+                f"The model saved in {directory}/ has {name} {theirs!r}, not {mine!r}: give "
+                f"--fresh to train a new one there, or another --checkpoint-dir.")
+
+
+def save_checkpoint(session, model, directory, settings, epoch):
+    """Save every variable as of `epoch`; then point the record at it and drop older ones."""
+    os.makedirs(directory, exist_ok=True)
+    name = f"model-{epoch}"
+    model.saver.save(session, os.path.join(directory, "model"), global_step=epoch,
+                     write_meta_graph=False, write_state=False)
+    record = {"checkpoint": name, "epoch": epoch,
+              "settings": {key: getattr(settings, key.lower()) for key in SAVED_SETTINGS}}
+    path = os.path.join(directory, CHECKPOINT_FILE)
+    with open(path + ".tmp", "w", encoding="utf-8") as out:
+        json.dump(record, out, indent=1)
+    os.replace(path + ".tmp", path)  # the record changes in one step, never half-written
+    for old in glob.glob(os.path.join(directory, "model-*")):
+        if not os.path.basename(old).startswith(name + "."):
+            os.remove(old)
+
+
+# ---------------------------------------------------------------------------------------
 # Training and evaluation
 # ---------------------------------------------------------------------------------------
 
-def train_epoch(session, model, inputs, labels, batch_size):
+def train_epoch(session, model, numbers, batch_size):
     """One pass over the training strings, in order, one Adam step per batch.
 
     Returns (loss per string, share of strings wrong, number of steps), measured on each
@@ -316,44 +454,38 @@ def train_epoch(session, model, inputs, labels, batch_size):
     total_loss = 0.0
     total_wrong = 0
     steps = 0
-    for start in range(0, len(inputs), batch_size):
-        feed = {model.data: inputs[start:start + batch_size],
-                model.target: labels[start:start + batch_size]}
+    for start in range(0, len(numbers), batch_size):
+        bits, labels = widen(numbers[start:start + batch_size], model.seq_len)
+        feed = {model.data: bits, model.target: labels}
         _, loss, wrong = session.run([model.minimize, model.loss, model.num_wrong], feed)
         total_loss += loss
         total_wrong += wrong
         steps += 1
-    return total_loss / len(inputs), total_wrong / len(inputs), steps
+    return total_loss / len(numbers), total_wrong / len(numbers), steps
 
 
 def predicted_counts(session, model):
     """The predicted count of ones for every string, indexed by the number it spells."""
-    top_c, top_h = session.run(model.top_state)
+    tops = tf.nest.flatten(session.run(model.top_state))  # one row per prefix
+    slots = tf.nest.flatten(model.prefix)
     return np.concatenate([
-        session.run(model.leaf_counts, {model.prefix.c: top_c[i:i + 1],
-                                        model.prefix.h: top_h[i:i + 1]})
-        for i in range(len(top_c))])
+        session.run(model.leaf_counts, {slot: top[i:i + 1] for slot, top in zip(slots, tops)})
+        for i in range(len(tops[0]))])
 
 
-def numbers_of(inputs):
-    """(N, seq_len, 1) bits -> the N integers they spell, most significant bit first."""
-    bits = inputs[:, :, 0].astype(np.int64)
-    return bits @ (1 << np.arange(bits.shape[1] - 1, -1, -1))
-
-
-def errors_by_count(predicted, numbers, labels):
-    """For strings given by the numbers they spell and their one-hot labels, and each true
-    count 0..seq_len: (how many of the strings have it, how many of those get a wrong count
-    from predicted_counts). Rare counts (all zeros, all ones) are where to look."""
-    true = labels.argmax(axis=1)
+def errors_by_count(predicted, numbers, seq_len):
+    """For the strings given by the numbers they spell, and each true count 0..seq_len:
+    (how many of the strings have it, how many of those get a wrong count from
+    predicted_counts). Rare counts (all zeros, all ones) are where to look."""
+    true = ones_in(numbers)
     wrong = predicted[numbers] != true
-    size = labels.shape[1]
-    return np.bincount(true, minlength=size), np.bincount(true[wrong], minlength=size)
+    return (np.bincount(true, minlength=seq_len + 1),
+            np.bincount(true[wrong], minlength=seq_len + 1))
 
 
-def count_wrong(predicted, numbers, labels):
+def count_wrong(predicted, numbers, seq_len):
     """How many of the strings (as for errors_by_count) get a wrong count."""
-    return int(errors_by_count(predicted, numbers, labels)[1].sum())
+    return int(errors_by_count(predicted, numbers, seq_len)[1].sum())
 
 
 def predict(session, model, strings):
@@ -377,58 +509,129 @@ def fit_sample(sample, seq_len):
     return (sample * (seq_len // len(sample) + 1))[:seq_len]
 
 
+class CtrlC:
+    """While active, the first Ctrl-C only asks training to stop after the current epoch
+    (so what is saved is a whole epoch); a second one stops at once."""
+
+    def __enter__(self):
+        self.pressed = False
+        self.previous = signal.signal(signal.SIGINT, self.press)
+        return self
+
+    def press(self, signum, frame):
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+        print("count_ones_lstm.py: Ctrl-C: stopping after this epoch "
+              "(press it again to stop at once).", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self.previous)
+
+
+class Scalars:
+    """Per-epoch numbers for TensorBoard, written next to the graph in log_dir (or nowhere)."""
+
+    def __init__(self, log_dir, graph):
+        self.writer = None
+        if log_dir:
+            with graph.as_default():  # TF1's writer refuses to start in eager mode
+                self.writer = tf1.summary.FileWriter(log_dir, graph)
+
+    def add(self, epoch, **values):
+        if self.writer:
+            self.writer.add_summary(tf1.Summary(value=[
+                tf1.Summary.Value(tag=tag, simple_value=value) for tag, value in values.items()
+            ]), epoch)
+
+    def close(self):
+        if self.writer:
+            self.writer.close()
+
+
 # ---------------------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------------------
 
-def run(settings, out=sys.stdout):
-    """Make the data, train, report; returns the number of test strings got wrong."""
+def run(settings, saved=None, out=None):
+    """Make the data, train (from `saved`, a checkpoint record, if given), report to out
+    (stdout by default); returns the number of test strings got wrong. Raises Stopped after
+    a Ctrl-C."""
     s = settings
 
     def say(line):
-        print(line, file=out, flush=True)
+        print(line, file=out or sys.stdout, flush=True)
 
     started = time.perf_counter()
-    inputs, labels = all_strings(s.seq_len, s.seed)
-    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = split(
-        inputs, labels, s.num_examples, s.validation_examples)
-    held_out = f", {len(valid_x):,} for validation" if len(valid_x) else ""
-    say(f"Data: {len(inputs):,} strings of {s.seq_len} bits, {len(train_x):,} for training"
-        f"{held_out} and {len(test_x):,} for testing ({time.perf_counter() - started:.2f}s)")
+    train, valid, test = split(all_strings(s.seq_len, s.seed), s.num_examples,
+                               s.validation_examples)
+    held_out = f", {len(valid):,} for validation" if len(valid) else ""
+    say(f"Data: {2 ** s.seq_len:,} strings of {s.seq_len} bits, {len(train):,} for training"
+        f"{held_out} and {len(test):,} for testing ({time.perf_counter() - started:.2f}s)")
 
     # Training is watched on the validation strings if there are any, else on the test set
     # (the tutorial's way); either way the final error is the test set's.
-    watched, watch_x, watch_y = (("validation", valid_x, valid_y) if len(valid_x)
-                                 else ("test", test_x, test_y))
-    watch_numbers = numbers_of(watch_x)
-    test_numbers = numbers_of(test_x)  # where each string sits in predicted_counts()
-    model = build_model(s.seq_len, s.num_hidden, s.seed, s.unroll, s.towers, s.eval_batch)
+    watched, watch = ("validation", valid) if len(valid) else ("test", test)
+    model = build_model(s.seq_len, s.num_hidden, s.seed, s.unroll, s.towers, s.eval_batch,
+                        s.cell, s.num_layers)
     width = len(str(s.epochs))
+    scalars = Scalars(s.log_dir, model.graph)
     with new_session(model) as session:
+        first_epoch = 1
+        if saved:
+            model.saver.restore(session, saved["prefix"])
+            first_epoch = saved["epoch"] + 1
+            left = ("nothing left to train" if first_epoch > s.epochs
+                    else f"on to epoch {s.epochs}")
+            say(f"Continuing from epoch {saved['epoch']}, saved in {s.checkpoint_dir}/ "
+                f"({left}; --fresh starts over)")
+        last_saved = saved["epoch"] if saved else None
+
+        def save(epoch):
+            nonlocal last_saved
+            if s.checkpoint_dir and last_saved != epoch:
+                save_checkpoint(session, model, s.checkpoint_dir, s, epoch)
+                last_saved = epoch
+
         step_times = []
-        for epoch in range(1, s.epochs + 1):
-            epoch_start = time.perf_counter()
-            loss, error, steps = train_epoch(session, model, train_x, train_y, s.batch_size)
-            epoch_time = time.perf_counter() - epoch_start
-            step_times.append(epoch_time / steps)
-            recent = step_times[1:][-50:] or step_times  # the first epoch includes warm-up
-            left = np.mean(recent) * steps * (s.epochs - epoch)
-            say(f"Epoch {epoch:{width}d}/{s.epochs} loss {loss:#10.4g} "
-                f"train error {100 * error:5.1f}% step {1000 * epoch_time / steps:5.1f}ms "
-                f"left {duration(left)}")
-            if epoch % s.eval_every == 0 and (epoch != s.epochs or len(valid_x)):
-                wrong = count_wrong(predicted_counts(session, model), watch_numbers, watch_y)
-                say(f"Epoch {epoch:{width}d}/{s.epochs} {watched} error "
-                    f"{100 * wrong / len(watch_y):.3f}% ({wrong:,} of {len(watch_y):,} wrong)")
+        epoch = first_epoch - 1  # the last finished epoch
+        with CtrlC() as ctrl_c:
+            while epoch < s.epochs and not ctrl_c.pressed:
+                epoch_start = time.perf_counter()
+                loss, error, steps = train_epoch(session, model, train, s.batch_size)
+                epoch += 1
+                epoch_time = time.perf_counter() - epoch_start
+                step_times.append(epoch_time / steps)
+                recent = step_times[1:][-50:] or step_times  # the first includes warm-up
+                left = np.mean(recent) * steps * (s.epochs - epoch)
+                say(f"Epoch {epoch:{width}d}/{s.epochs} loss {loss:#10.4g} "
+                    f"train error {100 * error:5.1f}% step {1000 * epoch_time / steps:5.1f}ms "
+                    f"left {duration(left)}")
+                scalars.add(epoch, loss=loss, train_error=100 * error)
+                if epoch % s.eval_every == 0 and (epoch != s.epochs or len(valid)):
+                    wrong = count_wrong(predicted_counts(session, model), watch, s.seq_len)
+                    say(f"Epoch {epoch:{width}d}/{s.epochs} {watched} error "
+                        f"{100 * wrong / len(watch):.3f}% ({wrong:,} of {len(watch):,} wrong)")
+                    scalars.add(epoch, **{f"{watched}_error": 100 * wrong / len(watch)})
+                if epoch % s.save_every == 0:
+                    save(epoch)
+            save(epoch)  # the end of training, or the epoch Ctrl-C let finish
+        if ctrl_c.pressed:
+            scalars.close()
+            kept = (f"saved in {s.checkpoint_dir}/; run the same command to continue"
+                    if s.checkpoint_dir else "not saved, as CHECKPOINT_DIR is empty")
+            raise Stopped(f"stopped by Ctrl-C after epoch {epoch} of {s.epochs}; {kept}.")
 
         predicted = predicted_counts(session, model)
-        wrong = count_wrong(predicted, test_numbers, test_y)
-        say(f"Epoch {s.epochs} error {100 * wrong / len(test_x):.1f}% "
-            f"({wrong:,} of {len(test_x):,} test strings wrong)")
+        wrong = count_wrong(predicted, test, s.seq_len)
+        scalars.add(epoch, test_error=100 * wrong / len(test))
+        scalars.close()
+        say(f"Epoch {epoch} error {100 * wrong / len(test):.1f}% "
+            f"({wrong:,} of {len(test):,} test strings wrong)")
         say("Test strings by their true count of ones:")
         say(f"  {'count':>5} {'strings':>9} {'wrong':>7} {'error':>8}")
         for count, (total, missed) in enumerate(zip(*errors_by_count(
-                predicted, test_numbers, test_y))):
+                predicted, test, s.seq_len))):
             rate = f"{100 * missed / total:7.3f}%" if total else "       -"
             say(f"  {count:5d} {total:9,d} {missed:7,d} {rate}")
 
@@ -442,17 +645,68 @@ def run(settings, out=sys.stdout):
     return wrong
 
 
+def check_strings(strings, seq_len, directory):
+    """Raise SettingError, in one sentence, for the first string the saved model cannot read."""
+    for string in strings:
+        if not string:
+            raise SettingError("--predict was given an empty string; give strings of "
+                               f"{seq_len} 0s and 1s.")
+        if set(string) - {"0", "1"}:
+            raise SettingError(f"--predict was given {string!r}, which is not made of 0s "
+                               "and 1s only.")
+        if len(string) != seq_len:
+            raise SettingError(f"--predict was given {string!r}, {len(string)} bits long, but "
+                               f"the model saved in {directory}/ reads {seq_len}-bit strings.")
+
+
+def predict_saved(settings):
+    """--predict: print the saved model's answer for each string, without training."""
+    directory = settings.checkpoint_dir
+    saved = read_checkpoint(directory) if directory else None
+    if saved is None:
+        raise SettingError(f"--predict needs a trained model, but there is none in "
+                           f"{directory or 'an empty CHECKPOINT_DIR'}/; train one first.")
+    shape = saved["settings"]
+    check_strings(settings.predict, shape["SEQ_LEN"], directory)
+    model = build_model(seq_len=shape["SEQ_LEN"], num_hidden=shape["NUM_HIDDEN"],
+                        cell=shape["CELL"], num_layers=shape["NUM_LAYERS"],
+                        unroll=settings.unroll, towers=1, eval_batch=1)
+    with tf1.Session(graph=model.graph) as session:
+        model.saver.restore(session, saved["prefix"])
+        probabilities = predict(session, model, settings.predict)
+    layers = "layer" if shape["NUM_LAYERS"] == 1 else "layers"
+    print(f"Model saved in {directory}/ at epoch {saved['epoch']}: {shape['CELL']}, "
+          f"{shape['NUM_LAYERS']} {layers} of {shape['NUM_HIDDEN']} units, "
+          f"{shape['SEQ_LEN']}-bit strings")
+    for string, row in zip(settings.predict, probabilities):
+        count = int(np.argmax(row))
+        print(f"{string} predicted count {count} (probability {row[count]:.3f}), "
+              f"true count {string.count('1')}")
+
+
 def main(argv=None):
     try:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
         check_settings(settings)
+        if settings.predict is not None:
+            predict_saved(settings)
+            return 0
+        saved = None
+        if settings.checkpoint_dir and not settings.fresh:
+            saved = read_checkpoint(settings.checkpoint_dir)
+            if saved:
+                check_checkpoint(saved, settings, settings.checkpoint_dir)
     except SettingError as problem:
         print(f"count_ones_lstm.py: {problem}", file=sys.stderr)
         return 2
     try:
-        run(settings)
+        run(settings, saved=saved)
+    except Stopped as stop:
+        print(f"count_ones_lstm.py: {stop}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
-        print("count_ones_lstm.py: stopped by Ctrl-C; nothing is saved.", file=sys.stderr)
+        print("count_ones_lstm.py: stopped by Ctrl-C; a checkpoint saved earlier is kept.",
+              file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (`... | head`): stop without a traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -9,8 +9,8 @@ from tutorial_graph import build_tutorial_graph, copy_weights
 
 @pytest.mark.parametrize("unroll", ["static", "dynamic"])
 def test_from_the_same_start_both_graphs_give_the_same_losses_step_by_step(unroll):
-    inputs, labels = col.all_strings(col.SEQ_LEN, col.SEED)
-    (train_x, train_y), _, _ = col.split(inputs, labels, col.NUM_EXAMPLES)
+    train, _, _ = col.split(col.all_strings(col.SEQ_LEN, col.SEED), col.NUM_EXAMPLES)
+    train_x, train_y = col.widen(train, col.SEQ_LEN)
     ours = col.build_model(unroll=unroll)  # otherwise the defaults, TOWERS included
     plain = build_tutorial_graph(col.SEQ_LEN, col.NUM_HIDDEN, col.SEED)
     with col.new_session(ours) as our_session, col.new_session(plain) as plain_session:
