@@ -26,19 +26,21 @@ import count_ones_lstm as col  # noqa: E402
 from tutorial_graph import build_tutorial_graph, copy_weights  # noqa: E402
 
 
-def epoch_ms_per_step(session, model, inputs, labels, batch_size):
+def epoch_ms_per_step(session, model, numbers, batch_size):
     """Train one epoch the script's way (the tutorial graph has the same handles); return
     the mean milliseconds per step."""
     start = time.perf_counter()
-    _, _, steps = col.train_epoch(session, model, inputs, labels, batch_size)
+    _, _, steps = col.train_epoch(session, model, numbers, batch_size)
     return 1000 * (time.perf_counter() - start) / steps
 
 
-def tutorial_count_wrong(session, model, inputs, labels, chunk):
+def tutorial_count_wrong(session, model, numbers, chunk):
     """Grade the tutorial's way: feed the strings themselves, a chunk at a time."""
-    return sum(int(session.run(model.num_wrong, {model.data: inputs[i:i + chunk],
-                                                 model.target: labels[i:i + chunk]}))
-               for i in range(0, len(inputs), chunk))
+    wrong = 0
+    for i in range(0, len(numbers), chunk):
+        inputs, labels = col.widen(numbers[i:i + chunk], col.SEQ_LEN)
+        wrong += int(session.run(model.num_wrong, {model.data: inputs, model.target: labels}))
+    return wrong
 
 
 def median_seconds(action, repeats):
@@ -57,8 +59,7 @@ def main():
     args = parser.parse_args()
 
     build_seconds = median_seconds(lambda: col.all_strings(col.SEQ_LEN, col.SEED), 3)
-    inputs, labels = col.all_strings(col.SEQ_LEN, col.SEED)
-    (train_x, train_y), _, (test_x, test_y) = col.split(inputs, labels, col.NUM_EXAMPLES)
+    train, _, test = col.split(col.all_strings(col.SEQ_LEN, col.SEED), col.NUM_EXAMPLES)
 
     ours = col.build_model()
     plain = build_tutorial_graph(col.SEQ_LEN, col.NUM_HIDDEN, col.SEED)
@@ -68,13 +69,13 @@ def main():
 
     # One untimed epoch each: the first runs of a graph pay for its optimisation.
     for session, model in ((our_session, ours), (plain_session, plain)):
-        epoch_ms_per_step(session, model, train_x, train_y, col.BATCH_SIZE)
+        epoch_ms_per_step(session, model, train, col.BATCH_SIZE)
     times = {"tutorial graph": [], "count_ones_lstm": []}
     for _ in range(args.rounds):
         times["tutorial graph"].append(
-            epoch_ms_per_step(plain_session, plain, train_x, train_y, col.BATCH_SIZE))
+            epoch_ms_per_step(plain_session, plain, train, col.BATCH_SIZE))
         times["count_ones_lstm"].append(
-            epoch_ms_per_step(our_session, ours, train_x, train_y, col.BATCH_SIZE))
+            epoch_ms_per_step(our_session, ours, train, col.BATCH_SIZE))
 
     print(f"training step, median of {args.rounds} alternating epochs of "
           f"{col.NUM_EXAMPLES // col.BATCH_SIZE} steps (batch {col.BATCH_SIZE}):")
@@ -88,14 +89,13 @@ def main():
           f"({np.mean(per_round <= 0.5):.0%} of rounds at or under 0.5)")
 
     print(f"data for 2**{col.SEQ_LEN} strings: {build_seconds:.2f} s (median of 3)")
-    test_numbers = col.numbers_of(test_x)
     our_eval = median_seconds(
-        lambda: col.count_wrong(col.predicted_counts(our_session, ours), test_numbers, test_y),
+        lambda: col.count_wrong(col.predicted_counts(our_session, ours), test, col.SEQ_LEN),
         args.eval_repeats)
     plain_eval = median_seconds(
-        lambda: tutorial_count_wrong(plain_session, plain, test_x, test_y, col.EVAL_BATCH),
+        lambda: tutorial_count_wrong(plain_session, plain, test, col.EVAL_BATCH),
         args.eval_repeats)
-    print(f"grading {len(test_x):,} test strings, median of {args.eval_repeats}: "
+    print(f"grading {len(test):,} test strings, median of {args.eval_repeats}: "
           f"count_ones_lstm (prefix tree, at most {col.EVAL_BATCH} strings a run) "
           f"{our_eval:.2f} s, tutorial graph (chunks of {col.EVAL_BATCH}) {plain_eval:.2f} s")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -34,7 +34,8 @@ def build_tutorial_graph(seq_len=20, num_hidden=24, seed=0):
         num_wrong = tf.reduce_sum(tf.cast(mistakes, tf.int64))
         init = tf1.global_variables_initializer()
         trainable = tf1.trainable_variables()  # kernel, bias of the cell; weight, bias
-    return SimpleNamespace(graph=graph, data=data, target=target, prediction=prediction,
+    return SimpleNamespace(graph=graph, seq_len=seq_len, data=data, target=target,
+                           prediction=prediction,
                            loss=loss, minimize=minimize, num_wrong=num_wrong, init=init,
                            trainable=trainable)
 
