@@ -74,6 +74,7 @@ NUM_HIDDEN = 24  # units in each cell (the size of its output and of its state)
 NUM_LAYERS = 1  # cells stacked on each other; each layer reads the outputs of the one below
 # training
 BATCH_SIZE = 1000  # strings per Adam step; a last, smaller batch takes any remainder
+LEARNING_RATE = 0.001  # Adam's step size (0.001 is Adam's own default, the tutorial's)
 EPOCHS = 5000  # passes over the training strings
 EVAL_EVERY = 500  # epochs between two measurements of the error on the whole test set
 # saving, logging and prediction
@@ -123,12 +124,13 @@ def read_settings_block(path=__file__):
 def option_type(name, kind):
     """An argparse type that turns a command-line word into `kind`, or explains why not."""
     def convert(word):
-        if kind is int:
+        if kind in (int, float):
             try:
-                return int(word)
+                return kind(word)
             except ValueError:
+                wanted = "a whole number" if kind is int else "a number"
                 raise argparse.ArgumentTypeError(
-                    f"{name} must be a whole number, got {word!r}") from None
+                    f"{name} must be {wanted}, got {word!r}") from None
         return kind(word)
     return convert
 
@@ -186,6 +188,9 @@ def check_settings(settings):
         if getattr(s, name) < 1:
             raise SettingError(
                 f"{name.upper()} is {getattr(s, name)}, but it must be 1 or more.")
+    if not 0 < s.learning_rate < float("inf"):
+        raise SettingError(f"LEARNING_RATE is {s.learning_rate}, but it must be a number "
+                           "more than 0.")
     if not 1 <= s.batch_size <= s.num_examples:
         raise SettingError(
             f"BATCH_SIZE is {s.batch_size}, but it must be from 1 to NUM_EXAMPLES "
@@ -305,7 +310,8 @@ def grow_prefixes(layers, state, levels):
 
 
 def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL,
-                towers=TOWERS, eval_batch=EVAL_BATCH, cell=CELL, num_layers=NUM_LAYERS):
+                towers=TOWERS, eval_batch=EVAL_BATCH, cell=CELL, num_layers=NUM_LAYERS,
+                learning_rate=LEARNING_RATE):
     """Build the tutorial's graph in a graph of its own and return its handles."""
     num_classes = seq_len + 1  # a string can hold 0, 1, ..., seq_len ones
     graph = tf.Graph()
@@ -346,7 +352,7 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL
             mistakes = tf.not_equal(tf.argmax(target, 1), tf.argmax(prediction, 1))  # (batch,)
             num_wrong = tf.reduce_sum(tf.cast(mistakes, tf.int64))  # wrong; / batch = error
         with tf.name_scope("train"):
-            minimize = tf1.train.AdamOptimizer().minimize(loss)
+            minimize = tf1.train.AdamOptimizer(learning_rate).minimize(loss)
         trainable = tf1.trainable_variables()  # the cells' kernels and biases; weight, bias
 
         # Grading every string at once: strings that begin alike share the cell's work up to
@@ -573,7 +579,7 @@ def run(settings, saved=None, out=None):
     # (the tutorial's way); either way the final error is the test set's.
     watched, watch = ("validation", valid) if len(valid) else ("test", test)
     model = build_model(s.seq_len, s.num_hidden, s.seed, s.unroll, s.towers, s.eval_batch,
-                        s.cell, s.num_layers)
+                        s.cell, s.num_layers, s.learning_rate)
     width = len(str(s.epochs))
     scalars = Scalars(s.log_dir, model.graph)
     with new_session(model) as session:
