@@ -253,13 +253,20 @@ def bits_of(string):
 
 def make_cell(kind, num_hidden):
     """One layer's TF1 cell. Its weights take the initializer of the enclosing variable
-    scope (build_model names Glorot-uniform, TF1's default, so that SEED fixes them)."""
+    scope (build_model names Glorot-uniform, TF1's default, so that SEED fixes them).
+
+    Each step reads [input, previous output] side by side: inputs + hidden numbers, where
+    inputs is 1 (the bit) for the first layer and hidden for the layers above it.
+    """
     cells = tf1.nn.rnn_cell
-    if kind == "lstm":
+    if kind == "lstm":  # kernel (inputs + hidden, 4 * hidden), bias (4 * hidden,): 4 gates;
+        # state (c, h), each (batch, hidden); the output is h
         return cells.LSTMCell(num_hidden, state_is_tuple=True)
-    if kind == "gru":
+    if kind == "gru":  # gates kernel (inputs + hidden, 2 * hidden), candidate kernel
+        # (inputs + hidden, hidden), and a bias for each; state = output, (batch, hidden)
         return cells.GRUCell(num_hidden)
-    return cells.BasicRNNCell(num_hidden)  # h = tanh(W [x, h] + b)
+    # kernel (inputs + hidden, hidden), bias (hidden,): h = tanh([x, h] W + b)
+    return cells.BasicRNNCell(num_hidden)
 
 
 def last_output(cell, data, seq_len, unroll, scope):
@@ -277,7 +284,7 @@ def last_output(cell, data, seq_len, unroll, scope):
     bits = tf.unstack(data, num=seq_len, axis=1)  # seq_len tensors of (batch, 1), in order
     outputs, _ = tf1.nn.static_rnn(cell, bits, dtype=tf.float32,
                                    scope=scope)  # seq_len x (batch, hidden)
-    return outputs[-1]
+    return outputs[-1]  # (batch, hidden): the output after the last bit
 
 
 def output_of(state):
@@ -342,13 +349,15 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL
             bias = tf.Variable(tf.constant(0.1, shape=[num_classes]), name="bias")  # (classes,)
 
             def classify(output):  # (rows, hidden) -> (rows, classes), each row sums to 1
-                return tf.nn.softmax(tf.matmul(output, weight) + bias)
+                logits = tf.matmul(output, weight) + bias  # (rows, classes)
+                return tf.nn.softmax(logits)
 
             prediction = classify(last)  # (batch, classes)
 
         with tf.name_scope("loss"):
             # Cross-entropy summed over the batch; the clip keeps log() finite at 0.
-            loss = -tf.reduce_sum(target * tf1.log(tf.clip_by_value(prediction, 1e-10, 1.0)))
+            loss = -tf.reduce_sum(  # (): one number for the whole batch
+                target * tf1.log(tf.clip_by_value(prediction, 1e-10, 1.0)))
             mistakes = tf.not_equal(tf.argmax(target, 1), tf.argmax(prediction, 1))  # (batch,)
             num_wrong = tf.reduce_sum(tf.cast(mistakes, tf.int64))  # wrong; / batch = error
         with tf.name_scope("train"):

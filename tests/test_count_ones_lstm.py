@@ -229,6 +229,19 @@ def test_the_script_prints_progress_the_final_line_and_the_sample(tmp_path):
     assert sum(int(r[2]) for r in rows) == int(final.group(2))
 
 
+def test_one_bit_strings_the_shortest_run_there_is(tmp_path, capsys):
+    # 2 strings: "0" and "1"; one trains, the other is the whole test set.
+    assert col.main(["--seq-len", "1", "--num-examples", "1", "--batch-size", "1",
+                     "--epochs", "3", "--eval-every", "1", "--checkpoint-dir",
+                     str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 strings of 1 bits, 1 for training and 1 for testing" in out
+    assert re.search(r"^Epoch 3 error \d+\.\d% \([01] of 1 test strings wrong\)$", out,
+                     re.MULTILINE)
+    assert "Sample 1: probability of each count 0..1:" in out
+    assert col.read_checkpoint(str(tmp_path))["settings"]["SEQ_LEN"] == 1
+
+
 def test_with_a_validation_split_training_is_watched_on_it_and_the_end_is_tested(tmp_path):
     result = run_script("--seq-len", "6", "--num-examples", "30", "--validation-examples",
                         "10", "--batch-size", "10", "--epochs", "2", "--eval-every", "1",
