@@ -95,6 +95,7 @@ CELLS = ("lstm", "gru", "rnn")
 SAVED_SETTINGS = ("SEQ_LEN", "CELL", "NUM_HIDDEN", "NUM_LAYERS",
                   "SEED", "NUM_EXAMPLES", "VALIDATION_EXAMPLES")
 CHECKPOINT_FILE = "count_ones_lstm.json"  # in CHECKPOINT_DIR: the settings and the epoch
+SAVED_FILE = re.compile(r"^model-\d+\.(index|data-\d+-of-\d+)$")  # what a save writes there
 
 
 class SettingError(ValueError):
@@ -417,6 +418,8 @@ def read_checkpoint(directory):
                     and set(SAVED_SETTINGS) <= set(saved["settings"]))
     except FileNotFoundError:
         return None
+    except OSError as problem:
+        raise SettingError(f"{path} cannot be read ({problem.strerror}).") from None
     except (ValueError, KeyError, TypeError):
         complete = False
     if not complete:
@@ -452,8 +455,22 @@ def save_checkpoint(session, model, directory, settings, epoch):
         json.dump(record, out, indent=1)
     os.replace(path + ".tmp", path)  # the record changes in one step, never half-written
     for old in glob.glob(os.path.join(directory, "model-*")):
-        if not os.path.basename(old).startswith(name + "."):
+        if SAVED_FILE.match(os.path.basename(old)) and not old.startswith(
+                os.path.join(directory, name + ".")):
             os.remove(old)
+
+
+def check_writable(name, directory):
+    """Make directory if needed; raise SettingError if the script could not write there,
+    so that a run never trains for minutes and then fails to save."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        writable = os.access(directory, os.W_OK | os.X_OK)
+    except OSError as problem:
+        raise SettingError(f"{name} is {directory!r}, which cannot be made into a folder "
+                           f"({problem.strerror}).") from None
+    if not writable:
+        raise SettingError(f"{name} is {directory!r}, a folder this script may not write in.")
 
 
 # ---------------------------------------------------------------------------------------
@@ -711,6 +728,9 @@ def main(argv=None):
             saved = read_checkpoint(settings.checkpoint_dir)
             if saved:
                 check_checkpoint(saved, settings, settings.checkpoint_dir)
+        for name in ("CHECKPOINT_DIR", "LOG_DIR"):
+            if getattr(settings, name.lower()):
+                check_writable(name, getattr(settings, name.lower()))
     except SettingError as problem:
         print(f"count_ones_lstm.py: {problem}", file=sys.stderr)
         return 2

@@ -358,11 +358,26 @@ def test_a_second_run_continues_from_the_checkpoint_and_fresh_starts_over(tmp_pa
     assert "(nothing left to train;" in out and " loss " not in out
     assert re.search(r"^Epoch 5 error", out, re.MULTILINE)
 
+    (tmp_path / "saved" / "model-notes.txt").write_text("not the script's")
     assert col.main(TINY + where + ["--epochs", "2", "--fresh"]) == 0
     out = capsys.readouterr().out
     assert "Continuing" not in out and "Epoch 1/2 loss" in out
-    assert sorted(files_in(tmp_path / "saved")) == [
-        "count_ones_lstm.json", "model-2.data-00000-of-00001", "model-2.index"]
+    assert sorted(files_in(tmp_path / "saved")) == [  # the older save is gone, nothing else
+        "count_ones_lstm.json", "model-2.data-00000-of-00001", "model-2.index",
+        "model-notes.txt"]
+
+
+@pytest.mark.parametrize("option", [["--checkpoint-dir"], ["--checkpoint-dir=", "--log-dir"]])
+def test_a_folder_that_cannot_be_written_is_refused_before_training(
+        option, tmp_path, capsys, monkeypatch):
+    not_a_folder = tmp_path / "a_file"
+    not_a_folder.write_text("")
+    monkeypatch.setattr(col, "build_model", lambda *a, **k: pytest.fail("graph was built"))
+    assert col.main(TINY + option + [str(not_a_folder / "inside")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and str(not_a_folder) in lines[0], captured.err
 
 
 @pytest.mark.parametrize("change, sentence", [
