@@ -496,13 +496,19 @@ def train_epoch(session, model, numbers, batch_size):
     return total_loss / len(numbers), total_wrong / len(numbers), steps
 
 
-def predicted_counts(session, model):
-    """The predicted count of ones for every string, indexed by the number it spells."""
+def for_every_string(session, model, fetch):
+    """Run the prefix tree and return `fetch` (one of its per-string tensors) for all
+    2**seq_len strings, row n being the string that spells n."""
     tops = tf.nest.flatten(session.run(model.top_state))  # one row per prefix
     slots = tf.nest.flatten(model.prefix)
     return np.concatenate([
-        session.run(model.leaf_counts, {slot: top[i:i + 1] for slot, top in zip(slots, tops)})
+        session.run(fetch, {slot: top[i:i + 1] for slot, top in zip(slots, tops)})
         for i in range(len(tops[0]))])
+
+
+def predicted_counts(session, model):
+    """The predicted count of ones for every string, indexed by the number it spells."""
+    return for_every_string(session, model, model.leaf_counts)
 
 
 def errors_by_count(predicted, numbers, seq_len):

@@ -110,12 +110,7 @@ def test_grading_by_prefix_tree_matches_feeding_every_string(eval_batch, cell, n
     with col.new_session(model) as session:
         predicted = col.predicted_counts(session, model)
         direct_last, direct = session.run([model.last, model.prediction], {model.data: inputs})
-        # the cell's last outputs themselves, prefix by prefix, in counting order
-        tops = col.tf.nest.flatten(session.run(model.top_state))
-        slots = col.tf.nest.flatten(model.prefix)
-        tree_last = np.concatenate([
-            session.run(model.leaf_outputs, {slot: top[i:i + 1] for slot, top in zip(slots, tops)})
-            for i in range(len(tops[0]))])
+        tree_last = col.for_every_string(session, model, model.leaf_outputs)  # cell outputs
     assert tree_last.shape == (2 ** 7, 6)
     np.testing.assert_allclose(tree_last[numbers], direct_last, rtol=1e-5, atol=1e-6)
     assert np.ptp(direct_last, axis=0).min() > 1e-3  # outputs differ between strings
