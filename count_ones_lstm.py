@@ -23,7 +23,6 @@ and Ctrl-C stops at the end of an epoch, saved.
 
 import argparse
 import contextlib
-import glob
 import json
 import os
 import re
@@ -243,11 +242,6 @@ def split(numbers, num_examples, validation_examples=0):
     return tuple(numbers[a:b] for a, b in zip(ends, ends[1:]))
 
 
-def bits_of(string):
-    """'0110' -> float32 array of shape (1, 4, 1), ready to feed as one string."""
-    return np.array([int(c) for c in string], dtype=np.float32).reshape(1, -1, 1)
-
-
 # ---------------------------------------------------------------------------------------
 # Model
 # ---------------------------------------------------------------------------------------
@@ -454,10 +448,9 @@ def save_checkpoint(session, model, directory, settings, epoch):
     with open(path + ".tmp", "w", encoding="utf-8") as out:
         json.dump(record, out, indent=1)
     os.replace(path + ".tmp", path)  # the record changes in one step, never half-written
-    for old in glob.glob(os.path.join(directory, "model-*")):
-        if SAVED_FILE.match(os.path.basename(old)) and not old.startswith(
-                os.path.join(directory, name + ".")):
-            os.remove(old)
+    for old in os.listdir(directory):
+        if SAVED_FILE.match(old) and not old.startswith(name + "."):
+            os.remove(os.path.join(directory, old))
 
 
 def check_writable(name, directory):
@@ -528,7 +521,7 @@ def count_wrong(predicted, numbers, seq_len):
 
 def predict(session, model, strings):
     """Class probabilities, shape (len(strings), seq_len + 1), for strings of 0s and 1s."""
-    inputs = np.concatenate([bits_of(s) for s in strings])
+    inputs, _ = widen(np.array([int(s, 2) for s in strings]), model.seq_len)
     return session.run(model.prediction, {model.data: inputs})
 
 

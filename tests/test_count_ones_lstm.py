@@ -264,6 +264,16 @@ def test_help_lists_every_setting_with_its_default_and_meaning(tmp_path):
     assert "--predict STRING [STRING ...] do not train" in help_text
 
 
+def refused(argv, capsys, *words):
+    """Run the script in-process with argv: it must stop with status 2, print nothing on
+    stdout and one line on stderr holding each of words."""
+    assert col.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and all(word in lines[0] for word in words), captured.err
+
+
 BAD_SETTINGS = [
     (["--batch-size", "10001"], "BATCH_SIZE is 10001, but it must be from 1 to NUM_EXAMPLES"),
     (["--batch-size", "0"], "BATCH_SIZE is 0"),
@@ -298,11 +308,7 @@ BAD_SETTINGS = [
 @pytest.mark.parametrize("argv, sentence", BAD_SETTINGS)
 def test_a_bad_setting_stops_with_one_sentence_and_status_2(argv, sentence, capsys, monkeypatch):
     monkeypatch.setattr(col, "build_model", lambda *a, **k: pytest.fail("graph was built"))
-    assert col.main(argv) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    lines = captured.err.splitlines()
-    assert len(lines) == 1 and sentence in lines[0], captured.err
+    refused(argv, capsys, sentence)
 
 
 @pytest.mark.parametrize("argv, sentence", [
@@ -368,11 +374,7 @@ def test_a_folder_that_cannot_be_written_is_refused_before_training(
     not_a_folder = tmp_path / "a_file"
     not_a_folder.write_text("")
     monkeypatch.setattr(col, "build_model", lambda *a, **k: pytest.fail("graph was built"))
-    assert col.main(TINY + option + [str(not_a_folder / "inside")]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    lines = captured.err.splitlines()
-    assert len(lines) == 1 and str(not_a_folder) in lines[0], captured.err
+    refused(TINY + option + [str(not_a_folder / "inside")], capsys, str(not_a_folder))
 
 
 @pytest.mark.parametrize("change, sentence", [
@@ -389,11 +391,7 @@ def test_a_checkpoint_of_another_model_is_refused_and_left_as_it_was(
     before = files_in(tmp_path)
     capsys.readouterr()
     monkeypatch.setattr(col, "build_model", lambda *a, **k: pytest.fail("graph was built"))
-    assert col.main(TINY + where + change) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    lines = captured.err.splitlines()
-    assert len(lines) == 1 and sentence in lines[0] and "--fresh" in lines[0], captured.err
+    refused(TINY + where + change, capsys, sentence, "--fresh")
     assert files_in(tmp_path) == before
 
 
@@ -476,11 +474,7 @@ def test_predict_prints_the_saved_models_count_probability_and_the_true_count(tr
     ([""], "--predict was given an empty string; give strings of 6 0s and 1s"),
 ])
 def test_predict_refuses_a_string_the_model_cannot_read(strings, sentence, trained, capsys):
-    assert col.main(["--predict", *strings, "--checkpoint-dir", str(trained)]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    lines = captured.err.splitlines()
-    assert len(lines) == 1 and sentence in lines[0], captured.err
+    refused(["--predict", *strings, "--checkpoint-dir", str(trained)], capsys, sentence)
 
 
 def test_predict_without_a_checkpoint_says_so(tmp_path):
@@ -515,3 +509,34 @@ def test_the_tensorboard_log_holds_the_scoped_graph_and_the_scalars(tmp_path, ca
     assert sorted(scalars["test_error"]) == [4]  # the test set only at the end
     assert scalars["loss"][4] < scalars["loss"][1]
     assert all(0 <= error <= 100 for error in scalars["train_error"].values())
+
+
+# --- the README's diagram of the graph ----------------------------------------------------
+
+DIAGRAM_ROWS = [  # (words of a row of the README's diagram, code its first line number shows)
+    ("widened per batch by widen()", "def widen("),
+    ("data     (batch, 20, 1)", 'name="bits"'),
+    ("target   (batch, 21)", 'name="target"'),
+    ("the batch cut into TOWERS", "size = tf.shape(data)[0]"),
+    ("tf.unstack along the bits", "tf.unstack(data"),
+    ("LSTMCell(24), one cell", 'if kind == "lstm"'),
+    ("static_rnn: the cell applied", "tf1.nn.static_rnn("),
+    ("outputs[-1]: the output", "return outputs[-1]"),
+    ("last     (batch, 24)", "last = tf.concat("),
+    ("weight (24, 21), truncated normal", "weight = tf.Variable("),
+    ("logits = last x weight", "logits = tf.matmul("),
+    ("prediction = softmax(logits)", "return tf.nn.softmax(logits)"),
+    ("loss     ():", "loss = -tf.reduce_sum("),
+    ("num_wrong ():", "mistakes = tf.not_equal("),
+    ("minimize: one Adam step", "AdamOptimizer("),
+    ("giving `val` of", "tf1.nn.dynamic_rnn("),
+]
+
+
+@pytest.mark.parametrize("row, code", DIAGRAM_ROWS)
+def test_the_readme_diagram_points_at_the_lines_that_make_each_tensor(row, code):
+    readme = (SCRIPT.parent / "README.md").read_text(encoding="utf-8")
+    script = SCRIPT.read_text(encoding="utf-8").splitlines()
+    [line] = [text for text in readme.splitlines() if row in text]
+    number = int(re.search(r"\(?lines? (\d+)", line.split(row, 1)[1]).group(1))
+    assert code in script[number - 1], (number, script[number - 1])
