@@ -404,11 +404,14 @@ def test_ctrl_c_saves_the_epoch_and_the_continued_run_ends_as_an_uninterrupted_o
     running = subprocess.Popen(
         [sys.executable, str(SCRIPT), *args, "--checkpoint-dir", "parts"], cwd=tmp_path,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []  # the lines read before the signal are part of the output too
     for line in running.stdout:
+        seen.append(line)
         if line.startswith("Epoch   5/150 loss"):
             running.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
             break
-    out, err = running.communicate(timeout=120)
+    rest, err = running.communicate(timeout=120)
+    out = "".join(seen) + rest
     assert running.returncode == 130
     stop = re.search(r"stopped by Ctrl-C after epoch (\d+) of 150; saved in parts/; run the "
                      r"same command to continue\.$", err.strip())
