@@ -88,6 +88,7 @@ EVAL_BATCH = 65536  # about how many strings one grading run holds
 # --- end of settings ---
 
 MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
+STEPS_PER_RUN = 100  # training steps in one session.run at most (Ctrl-C waits for them)
 CELLS = ("lstm", "gru", "rnn")
 # What a checkpoint must agree on to be continued: the model's shape, and the data split
 # (another seed or size would put strings the model trained on into the test set).
@@ -235,6 +236,16 @@ def widen(numbers, seq_len):
     return bits[:, :, None], labels                               # (n, seq_len, 1)
 
 
+def widen_in_graph(numbers, seq_len):
+    """widen() as TensorFlow operations, for the training loop inside the graph: an int32
+    tensor (n,) -> bits (n, seq_len, 1) and one-hot labels (n, seq_len + 1), both float32."""
+    shifts = tf.range(seq_len - 1, -1, -1)                                  # high bit first
+    bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(numbers[:, None], shifts), 1)
+    counts = tf.cast(tf.raw_ops.PopulationCount(x=numbers), tf.int32)       # ones per string
+    labels = tf.one_hot(counts, seq_len + 1, dtype=tf.float32)              # (n, seq_len + 1)
+    return tf.cast(bits, tf.float32)[:, :, None], labels                    # (n, seq_len, 1)
+
+
 def split(numbers, num_examples, validation_examples=0):
     """The first num_examples strings train, the next validation_examples are held out to
     watch training on, and all the rest are the test set: (train, validation, test)."""
@@ -320,23 +331,32 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL
     with graph.as_default():
         tf1.set_random_seed(seed)  # the initial weights follow SEED
         with tf.name_scope("data"):
-            # (batch, seq_len, 1): one bit per time step
+            # Training: the strings of one run of steps, as the numbers they spell, (n,);
+            # each step takes the next batch_size of them and widens them in the graph.
+            strings = tf1.placeholder(tf.int32, [None], name="strings")
+            # Asking: (batch, seq_len, 1) strings to classify, one bit per time step.
             data = tf1.placeholder(tf.float32, [None, seq_len, 1], name="bits")
-            # (batch, num_classes): one-hot, a 1 at the string's count of ones
-            target = tf1.placeholder(tf.float32, [None, num_classes], name="target")
 
         # Glorot-uniform is what TF1 gave the kernels by default; named here so that it is
         # drawn from the graph's seed (tf-keras would pick an unseeded one of its own).
         with tf1.variable_scope("rnn", initializer=tf1.glorot_uniform_initializer()) as scope:
             layers = [make_cell(cell, num_hidden) for _ in range(num_layers)]
             rnn = layers[0] if num_layers == 1 else tf1.nn.rnn_cell.MultiRNNCell(layers)
-            # The batch is cut into `towers` parts that share the cell's weights but no
-            # operation until their last outputs are joined, so TensorFlow runs them side
-            # by side, one per core, forwards and backwards.
-            size = tf.shape(data)[0]
-            bounds = [size * k // towers for k in range(towers + 1)]
-            last = tf.concat([last_output(rnn, data[a:b], seq_len, unroll, scope)
-                              for a, b in zip(bounds, bounds[1:])], 0)  # (batch, num_hidden)
+            # One step of the cell, never run, to make its weights here: made inside
+            # static_rnn or dynamic_rnn, they would be read once into a cache, and the
+            # training loop below would go on seeing those first values after each update.
+            rnn(tf.zeros([1, 1]), rnn.zero_state(1, tf.float32))
+
+            def last_outputs(bits):  # (batch, seq_len, 1) -> (batch, num_hidden)
+                # The batch is cut into `towers` parts that share the cell's weights but no
+                # operation until their last outputs are joined, so TensorFlow runs them
+                # side by side, one per core, forwards and backwards.
+                size = tf.shape(bits)[0]
+                bounds = [size * k // towers for k in range(towers + 1)]
+                return tf.concat([last_output(rnn, bits[a:b], seq_len, unroll, scope)
+                                  for a, b in zip(bounds, bounds[1:])], 0)
+
+            last = last_outputs(data)  # (batch, num_hidden)
 
         with tf1.variable_scope("softmax"):
             weight = tf.Variable(tf1.truncated_normal([num_hidden, num_classes]),
@@ -348,16 +368,6 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL
                 return tf.nn.softmax(logits)
 
             prediction = classify(last)  # (batch, classes)
-
-        with tf.name_scope("loss"):
-            # Cross-entropy summed over the batch; the clip keeps log() finite at 0.
-            loss = -tf.reduce_sum(  # (): one number for the whole batch
-                target * tf1.log(tf.clip_by_value(prediction, 1e-10, 1.0)))
-            mistakes = tf.not_equal(tf.argmax(target, 1), tf.argmax(prediction, 1))  # (batch,)
-            num_wrong = tf.reduce_sum(tf.cast(mistakes, tf.int64))  # wrong; / batch = error
-        with tf.name_scope("train"):
-            minimize = tf1.train.AdamOptimizer(learning_rate).minimize(loss)
-        trainable = tf1.trainable_variables()  # the cells' kernels and biases; weight, bias
 
         # Grading every string at once: strings that begin alike share the cell's work up to
         # the bit where they part, so all 2**seq_len of them are run as a tree of prefixes,
@@ -377,14 +387,47 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL
             leaf_outputs = output_of(leaves)  # (2**below, hidden): as `last` for each string
             leaf_counts = tf.argmax(classify(leaf_outputs), 1, output_type=tf.int32)
 
+        # Training: a TensorFlow loop takes one Adam step per batch of `strings`, in order,
+        # so a whole epoch is one session.run instead of one per batch. Each step is the
+        # tutorial's: the loss of its batch, its gradients, Adam's update; the next step
+        # starts only once the update is done, so it sees the new weights.
+        trainable = tf1.trainable_variables()  # the cells' kernels and biases; weight, bias
+        with tf.name_scope("train"):
+            batch_size = tf1.placeholder(tf.int32, [], name="batch_size")  # strings per step
+            optimizer = tf1.train.AdamOptimizer(learning_rate)
+
+            def step(number, losses, wrong):
+                first = number * batch_size
+                bits, target = widen_in_graph(strings[first:first + batch_size], seq_len)
+                with tf.name_scope("loss"):
+                    prediction = classify(last_outputs(bits))  # (batch, classes)
+                    # Cross-entropy summed over the batch; the clip keeps log() finite at 0.
+                    loss = -tf.reduce_sum(  # (): one number for the whole batch
+                        target * tf1.log(tf.clip_by_value(prediction, 1e-10, 1.0)))
+                    mistakes = tf.not_equal(tf.argmax(target, 1),
+                                            tf.argmax(prediction, 1))  # (batch,)
+                    num_wrong = tf.reduce_sum(tf.cast(mistakes, tf.int64))  # ()
+                update = optimizer.minimize(loss, var_list=trainable)  # one Adam step
+                with tf.control_dependencies([update]):
+                    return number + 1, losses.write(number, loss), wrong + num_wrong
+
+            num_steps = (tf.size(strings) + batch_size - 1) // batch_size  # last may be short
+            _, losses, run_wrong = tf1.while_loop(
+                lambda number, *_: number < num_steps, step,
+                [tf.constant(0), tf.TensorArray(tf.float32, size=num_steps),
+                 tf.constant(0, tf.int64)],
+                parallel_iterations=1)  # one step at a time: a step's reads of the weights
+            # depend on no loop variable, so with more they could run before the last update
+            step_losses = losses.stack()  # (steps,): each batch's loss, before its step
+
         init = tf1.global_variables_initializer()
         # Every variable, Adam's moments included, so that a run continued from a
         # checkpoint takes exactly the steps an uninterrupted run would have taken.
         saver = tf1.train.Saver(max_to_keep=None)
     graph.finalize()  # from here on, adding a node by accident is an error
     return SimpleNamespace(
-        graph=graph, seq_len=seq_len, data=data, target=target, last=last,
-        prediction=prediction, loss=loss, minimize=minimize, num_wrong=num_wrong,
+        graph=graph, seq_len=seq_len, strings=strings, batch_size=batch_size, data=data,
+        last=last, prediction=prediction, step_losses=step_losses, run_wrong=run_wrong,
         trainable=trainable, init=init, saver=saver, top_state=top_state, prefix=prefix,
         leaf_outputs=leaf_outputs, leaf_counts=leaf_counts)
 
@@ -473,19 +516,21 @@ def check_writable(name, directory):
 def train_epoch(session, model, numbers, batch_size):
     """One pass over the training strings, in order, one Adam step per batch.
 
-    Returns (loss per string, share of strings wrong, number of steps), measured on each
-    batch just before its step, so it costs nothing extra.
+    The steps run in the graph's own loop, STEPS_PER_RUN batches per session.run (the whole
+    epoch at the defaults). Returns (loss per string, share of strings wrong, number of
+    steps), measured on each batch just before its step, so it costs nothing extra.
     """
     total_loss = 0.0
     total_wrong = 0
     steps = 0
-    for start in range(0, len(numbers), batch_size):
-        bits, labels = widen(numbers[start:start + batch_size], model.seq_len)
-        feed = {model.data: bits, model.target: labels}
-        _, loss, wrong = session.run([model.minimize, model.loss, model.num_wrong], feed)
-        total_loss += loss
-        total_wrong += wrong
-        steps += 1
+    for start in range(0, len(numbers), batch_size * STEPS_PER_RUN):
+        feed = {model.strings: numbers[start:start + batch_size * STEPS_PER_RUN],
+                model.batch_size: batch_size}
+        losses, wrong = session.run([model.step_losses, model.run_wrong], feed)
+        for loss in losses:  # one by one, as a step-by-step loop would add them up
+            total_loss += float(loss)
+        total_wrong += int(wrong)
+        steps += len(losses)
     return total_loss / len(numbers), total_wrong / len(numbers), steps
 
 

@@ -23,14 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 import count_ones_lstm as col  # noqa: E402
-from tutorial_graph import build_tutorial_graph, copy_weights  # noqa: E402
+import tutorial_graph  # noqa: E402
 
 
-def epoch_ms_per_step(session, model, numbers, batch_size):
-    """Train one epoch the script's way (the tutorial graph has the same handles); return
-    the mean milliseconds per step."""
+def epoch_ms_per_step(train_epoch, session, model, numbers, batch_size):
+    """Train one epoch with the given loop; return the mean milliseconds per step."""
     start = time.perf_counter()
-    _, _, steps = col.train_epoch(session, model, numbers, batch_size)
+    train_epoch(session, model, numbers, batch_size)
+    steps = -(-len(numbers) // batch_size)
     return 1000 * (time.perf_counter() - start) / steps
 
 
@@ -62,20 +62,21 @@ def main():
     train, _, test = col.split(col.all_strings(col.SEQ_LEN, col.SEED), col.NUM_EXAMPLES)
 
     ours = col.build_model()
-    plain = build_tutorial_graph(col.SEQ_LEN, col.NUM_HIDDEN, col.SEED)
+    plain = tutorial_graph.build_tutorial_graph(col.SEQ_LEN, col.NUM_HIDDEN, col.SEED)
     our_session = col.new_session(ours)
     plain_session = col.new_session(plain)
-    copy_weights(our_session, ours, plain_session, plain)
+    tutorial_graph.copy_weights(our_session, ours, plain_session, plain)
 
     # One untimed epoch each: the first runs of a graph pay for its optimisation.
-    for session, model in ((our_session, ours), (plain_session, plain)):
-        epoch_ms_per_step(session, model, train, col.BATCH_SIZE)
-    times = {"tutorial graph": [], "count_ones_lstm": []}
+    contenders = {  # name: (its training loop, session, model)
+        "tutorial graph": (tutorial_graph.train_epoch, plain_session, plain),
+        "count_ones_lstm": (col.train_epoch, our_session, ours)}
+    for contender in contenders.values():
+        epoch_ms_per_step(*contender, train, col.BATCH_SIZE)
+    times = {name: [] for name in contenders}
     for _ in range(args.rounds):
-        times["tutorial graph"].append(
-            epoch_ms_per_step(plain_session, plain, train, col.BATCH_SIZE))
-        times["count_ones_lstm"].append(
-            epoch_ms_per_step(our_session, ours, train, col.BATCH_SIZE))
+        for name, contender in contenders.items():
+            times[name].append(epoch_ms_per_step(*contender, train, col.BATCH_SIZE))
 
     print(f"training step, median of {args.rounds} alternating epochs of "
           f"{col.NUM_EXAMPLES // col.BATCH_SIZE} steps (batch {col.BATCH_SIZE}):")

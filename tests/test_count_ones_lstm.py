@@ -49,6 +49,19 @@ def test_the_longest_strings_are_kept_compact():
     assert np.array_equal(inputs[:, :, 0] @ (1 << np.arange(23, -1, -1)), train[:1000])
 
 
+@pytest.mark.parametrize("seq_len", [1, 7, 24])
+def test_the_graph_widens_strings_exactly_as_numpy_does(seq_len):
+    numbers = col.all_strings(seq_len, seed=1)[:3000]
+    graph = col.tf.Graph()
+    with graph.as_default():
+        widened = col.widen_in_graph(col.tf.constant(numbers), seq_len)
+    with col.tf1.Session(graph=graph) as session:
+        bits, labels = session.run(widened)
+    expected_bits, expected_labels = col.widen(numbers, seq_len)
+    assert bits.dtype == labels.dtype == np.float32
+    assert np.array_equal(bits, expected_bits) and np.array_equal(labels, expected_labels)
+
+
 def test_the_shuffle_follows_the_seed():
     first = col.all_strings(12, seed=5)
     assert np.array_equal(first, col.all_strings(12, seed=5))
@@ -85,7 +98,8 @@ def test_graph_shapes_follow_the_settings(unroll, towers, cell, num_layers):
     model = col.build_model(seq_len=5, num_hidden=7, seed=0, unroll=unroll, towers=towers,
                             cell=cell, num_layers=num_layers)
     assert model.data.shape.as_list() == [None, 5, 1]
-    assert model.target.shape.as_list() == [None, 6]
+    assert model.strings.shape.as_list() == [None]  # training strings, as numbers
+    assert model.step_losses.shape.as_list() == [None]  # one loss per training step
     assert model.last.shape.as_list() == [None, 7]
     assert model.prediction.shape.as_list() == [None, 6]
     # each layer is a cell of its own: a kernel and a bias each (a GRU has two of each)
@@ -504,7 +518,7 @@ def test_the_tensorboard_log_holds_the_scoped_graph_and_the_scalars(tmp_path, ca
         for value in event.summary.value:
             scalars.setdefault(value.tag, {})[event.step] = value.simple_value
     scopes = {node.name.split("/")[0] for node in graph_def.node}
-    assert {"data", "rnn", "softmax", "loss", "train"} <= scopes
+    assert {"data", "rnn", "softmax", "train", "grading"} <= scopes
     assert "data/bits" in {node.name for node in graph_def.node}
     assert sorted(scalars) == ["loss", "test_error", "train_error", "validation_error"]
     assert sorted(scalars["loss"]) == sorted(scalars["train_error"]) == [1, 2, 3, 4]
@@ -517,21 +531,27 @@ def test_the_tensorboard_log_holds_the_scoped_graph_and_the_scalars(tmp_path, ca
 # --- the README's diagram of the graph ----------------------------------------------------
 
 DIAGRAM_ROWS = [  # (words of a row of the README's diagram, code its first line number shows)
-    ("widened per batch by widen()", "def widen("),
-    ("data     (batch, 20, 1)", 'name="bits"'),
-    ("target   (batch, 21)", 'name="target"'),
-    ("the batch cut into TOWERS", "size = tf.shape(data)[0]"),
+    ("strings  (n,) int32", 'name="strings"'),
+    ("batch_size () int32", 'name="batch_size"'),
+    ("the training loop, tf.while_loop", "num_steps = "),
+    ("the step's batch, strings[first", "first = number * batch_size"),
+    ("bits     (batch, 20, 1)", "def widen_in_graph("),
+    ("target   (batch, 21)", "def widen_in_graph("),
+    ("the batch cut into TOWERS", "size = tf.shape(bits)[0]"),
     ("tf.unstack along the bits", "tf.unstack(data"),
     ("LSTMCell(24), one cell", 'if kind == "lstm"'),
     ("static_rnn: the cell applied", "tf1.nn.static_rnn("),
     ("outputs[-1]: the output", "return outputs[-1]"),
-    ("last     (batch, 24)", "last = tf.concat("),
+    ("last     (batch, 24)", "return tf.concat([last_output("),
     ("weight (24, 21), truncated normal", "weight = tf.Variable("),
     ("logits = last x weight", "logits = tf.matmul("),
     ("prediction = softmax(logits)", "return tf.nn.softmax(logits)"),
     ("loss     ():", "loss = -tf.reduce_sum("),
     ("num_wrong ():", "mistakes = tf.not_equal("),
-    ("minimize: one Adam step", "AdamOptimizer("),
+    ("minimize: one Adam step", "optimizer.minimize("),
+    ("step_losses (steps,)", "step_losses = losses.stack()"),
+    ("placeholder `data` (strings, 20, 1)", 'name="bits"'),
+    ("same towers and cell to `last`", "last = last_outputs(data)"),
     ("giving `val` of", "tf1.nn.dynamic_rnn("),
 ]
 

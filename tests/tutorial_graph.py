@@ -7,7 +7,7 @@ what a reader gets by fixing only the names that moved (tf.compat.v1, tf-keras's
 
 from types import SimpleNamespace
 
-import count_ones_lstm  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import count_ones_lstm  # sets TF_USE_LEGACY_KERAS before TensorFlow loads
 import tensorflow as tf
 
 tf1 = tf.compat.v1
@@ -38,6 +38,20 @@ def build_tutorial_graph(seq_len=20, num_hidden=24, seed=0):
                            prediction=prediction,
                            loss=loss, minimize=minimize, num_wrong=num_wrong, init=init,
                            trainable=trainable)
+
+
+def train_epoch(session, model, numbers, batch_size):
+    """The tutorial's training loop: for each batch in order, its bits and labels fed to one
+    session.run of an Adam step. Returns each batch's loss and number of wrongly counted
+    strings, both measured just before its step."""
+    losses, wrong = [], []
+    for start in range(0, len(numbers), batch_size):
+        bits, labels = count_ones_lstm.widen(numbers[start:start + batch_size], model.seq_len)
+        _, loss, batch_wrong = session.run([model.minimize, model.loss, model.num_wrong],
+                                           {model.data: bits, model.target: labels})
+        losses.append(loss)
+        wrong.append(batch_wrong)
+    return losses, wrong
 
 
 def copy_weights(source_session, source_model, target_session, target_model):
