@@ -209,8 +209,8 @@ def check_settings(settings):
 # Data
 # ---------------------------------------------------------------------------------------
 # A string is kept as the number it spells (most significant bit first): 4 bytes instead
-# of the 164 its float bits and one-hot label take at 20 bits. Only the batch being fed
-# is widened into bits and labels.
+# of the 164 its float bits and one-hot label take at 20 bits. Only the batch being
+# trained on (or asked about) is widened into bits and labels.
 
 def all_strings(seq_len, seed):
     """Every string of seq_len bits exactly once, as the numbers they spell, shuffled by
@@ -225,7 +225,7 @@ def ones_in(numbers):
 
 
 def widen(numbers, seq_len):
-    """Strings as numbers -> what the graph is fed: (bits, labels).
+    """Strings as numbers -> (bits, labels); training does it in the graph (widen_in_graph).
 
     bits: float32 (n, seq_len, 1), one bit per time step, most significant bit first;
     labels: float32 one-hot (n, seq_len + 1), a 1 at the string's number of ones.
@@ -416,8 +416,8 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL
                 lambda number, *_: number < num_steps, step,
                 [tf.constant(0), tf.TensorArray(tf.float32, size=num_steps),
                  tf.constant(0, tf.int64)],
-                parallel_iterations=1)  # one step at a time: a step's reads of the weights
-            # depend on no loop variable, so with more they could run before the last update
+                parallel_iterations=1)  # steps never overlap: a step's reads of the weights
+            # hang on no loop variable, and this keeps them after the previous update
             step_losses = losses.stack()  # (steps,): each batch's loss, before its step
 
         init = tf1.global_variables_initializer()
