@@ -328,7 +328,7 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL
     """Build the tutorial's graph in a graph of its own and return its handles."""
     num_classes = seq_len + 1  # a string can hold 0, 1, ..., seq_len ones
     graph = tf.Graph()
-    with graph.as_default(), tf1_control_flow():
+    with graph.as_default():
         tf1.set_random_seed(seed)  # the initial weights follow SEED
         with tf.name_scope("data"):
             # Training: the strings of one run of steps, as the numbers they spell, (n,);
@@ -430,20 +430,6 @@ def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL
         last=last, prediction=prediction, step_losses=step_losses, run_wrong=run_wrong,
         trainable=trainable, init=init, saver=saver, top_state=top_state, prefix=prefix,
         leaf_outputs=leaf_outputs, leaf_counts=leaf_counts)
-
-
-@contextlib.contextmanager
-def tf1_control_flow():
-    """Build loops (the training loop, dynamic_rnn) with TF1's own control flow, frames of
-    Enter/Exit nodes in the graph itself, instead of TF2's While op calling a function: a
-    training step measured about 2% faster so. The previous choice is restored after."""
-    was_v2 = tf1.control_flow_v2_enabled()
-    tf1.disable_control_flow_v2()
-    try:
-        yield
-    finally:
-        if was_v2:
-            tf1.enable_control_flow_v2()
 
 
 def new_session(model):
