@@ -34,19 +34,16 @@ def test_from_the_same_start_both_graphs_give_the_same_losses_step_by_step(unrol
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
 
 
-def test_train_epoch_adds_up_the_losses_of_its_steps_and_counts_them():
+def test_train_epoch_adds_up_the_losses_of_its_steps_and_counts_them(monkeypatch):
     # 25 strings in batches of 4, at most 3 steps per session.run: runs of 3, 3 and 1 steps,
     # the last step on the one string left over
+    monkeypatch.setattr(col, "STEPS_PER_RUN", 3)
     train = col.all_strings(6, seed=2)[:25]
     model = col.build_model(seq_len=6, num_hidden=5)
     plain = tutorial_graph.build_tutorial_graph(6, 5, col.SEED)
     with col.new_session(model) as session, col.new_session(plain) as plain_session:
         tutorial_graph.copy_weights(session, model, plain_session, plain)
-        steps_per_run, col.STEPS_PER_RUN = col.STEPS_PER_RUN, 3
-        try:
-            loss, error, steps = col.train_epoch(session, model, train, 4)
-        finally:
-            col.STEPS_PER_RUN = steps_per_run
+        loss, error, steps = col.train_epoch(session, model, train, 4)
         plain_losses, plain_wrong = tutorial_graph.train_epoch(plain_session, plain, train, 4)
     assert steps == len(plain_losses) == 7
     assert loss == pytest.approx(sum(plain_losses) / 25, rel=1e-5)
