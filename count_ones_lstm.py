@@ -1,34 +1,43 @@
-"""Teach an LSTM to count the ones in a binary string.
+"""Teach an LSTM to count the ones in a binary string: the classic TF1 beginner tutorial,
+runnable today.
 
 Every string of SEQ_LEN bits (2**20 = 1,048,576 of them at the defaults) is generated
 once and shuffled. The first NUM_EXAMPLES strings train a 24-unit LSTM with a softmax
 over the possible counts 0..SEQ_LEN; all the others are kept aside as the test set. The
-model is written against TensorFlow's TF1-style graph API (placeholders, an LSTMCell, a
-Session), run here through tf.compat.v1 on the CPU.
+model is the tutorial's graph, written against TensorFlow's TF1 API (placeholders,
+LSTMCell, dynamic_rnn, a Session) through tf.compat.v1, and trained on the CPU.
 
 Run it:
 
-    python count_ones_lstm.py                # the full run: 5000 epochs
+    python count_ones_lstm.py                # the full run: 5000 epochs, 7 to 10 minutes
     python count_ones_lstm.py --epochs 50    # any setting below can be overridden
     python count_ones_lstm.py --help         # every setting, its default and meaning
     python count_ones_lstm.py --predict 01101001100101101001   # ask the saved model
 
 What you will see: one line per epoch (training loss and error, time per step, time
-left), the error on the whole test set every EVAL_EVERY epochs, a last line in the shape
-`Epoch 5000 error 0.1% ...`, a table of the test strings by their count of ones, and the
-model's class probabilities for one sample string. The model is saved in CHECKPOINT_DIR
-as it trains; running the same command again continues from there (--fresh starts over),
-and Ctrl-C stops at the end of an epoch, saved.
+left), the error on the whole test set every EVAL_EVERY epochs, a last line in the
+tutorial's shape `Epoch 5000 error 0.1%`, with the exact number of wrong strings, a table
+of the test strings by their count of ones, and the model's probability of each count for
+one sample string. The model is saved in CHECKPOINT_DIR as it trains; running the same
+command again continues from there (--fresh starts over), and Ctrl-C stops at the end of
+an epoch, saved.
+
+Reading order: settings, data, the tutorial's model (build_model), training, grading,
+prediction; then the speed work that wraps the model without changing it; then the
+command line, checkpoints, Ctrl-C, TensorBoard and main().
 """
 
 import argparse
+import ast
 import contextlib
+import io
 import json
 import os
 import re
 import signal
 import sys
 import time
+import tokenize
 import warnings
 from types import SimpleNamespace
 
@@ -82,20 +91,23 @@ SAVE_EVERY = 100  # epochs between two saves; a run also saves at its end and on
 LOG_DIR = ""  # if set, TensorBoard logs (graph; loss and errors per epoch) are written here
 SAMPLE = "10011011101001101110"  # string whose class probabilities are shown at the end
 # speed: how fast a run goes and how much memory it takes, not what it learns
-UNROLL = "static"  # "static": one copy of the cell per bit; "dynamic": the tutorial's loop
-TOWERS = 2  # each batch is cut into this many parts that run side by side, one per core
-EVAL_BATCH = 65536  # about how many strings one grading run holds
+UNROLL = "static"  # "dynamic": the tutorial's dynamic_rnn; "static": one cell copy per bit
+TOWERS = 2  # each batch is cut into this many parts run side by side (1: the whole batch)
+STEPS_PER_RUN = 100  # Adam steps per session.run, looped in the graph (1: the tutorial's)
+GRADING = "tree"  # "tree": strings share their prefixes' work; "batches": the tutorial's
+EVAL_BATCH = 65536  # at most how many strings one grading run holds
 # --- end of settings ---
 
+# The kind of value each setting takes, whatever its line above says now. A constant of
+# your own added to the block becomes an option too, of the kind its value has.
+SETTING_KINDS = {
+    "SEQ_LEN": int, "NUM_EXAMPLES": int, "VALIDATION_EXAMPLES": int, "SEED": int,
+    "CELL": str, "NUM_HIDDEN": int, "NUM_LAYERS": int, "BATCH_SIZE": int,
+    "LEARNING_RATE": float, "EPOCHS": int, "EVAL_EVERY": int, "CHECKPOINT_DIR": str,
+    "SAVE_EVERY": int, "LOG_DIR": str, "SAMPLE": str, "UNROLL": str, "TOWERS": int,
+    "STEPS_PER_RUN": int, "GRADING": str, "EVAL_BATCH": int}
 MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
-STEPS_PER_RUN = 100  # training steps in one session.run at most (Ctrl-C waits for them)
 CELLS = ("lstm", "gru", "rnn")
-# What a checkpoint must agree on to be continued: the model's shape, and the data split
-# (another seed or size would put strings the model trained on into the test set).
-SAVED_SETTINGS = ("SEQ_LEN", "CELL", "NUM_HIDDEN", "NUM_LAYERS",
-                  "SEED", "NUM_EXAMPLES", "VALIDATION_EXAMPLES")
-CHECKPOINT_FILE = "count_ones_lstm.json"  # in CHECKPOINT_DIR: the settings and the epoch
-SAVED_FILE = re.compile(r"^model-\d+\.(index|data-\d+-of-\d+)$")  # what a save writes there
 
 
 class SettingError(ValueError):
@@ -107,115 +119,16 @@ class Stopped(Exception):
 
 
 # ---------------------------------------------------------------------------------------
-# Settings and the command line
-# ---------------------------------------------------------------------------------------
-
-def read_settings_block(path=__file__):
-    """Return (name, help text) for each line of the settings block in this file.
-
-    The command line is built from this, so `--help` says exactly what the comments say.
-    """
-    with open(path, encoding="utf-8") as source:
-        text = source.read()
-    block = text.split("# --- settings:", 1)[1].split("# --- end of settings ---", 1)[0]
-    line = re.compile(r"^([A-Z][A-Z0-9_]*) = .*?  # (.+)$", re.MULTILINE)
-    return line.findall(block)
-
-
-def option_type(name, kind):
-    """An argparse type that turns a command-line word into `kind`, or explains why not."""
-    def convert(word):
-        if kind in (int, float):
-            try:
-                return kind(word)
-            except ValueError:
-                wanted = "a whole number" if kind is int else "a number"
-                raise argparse.ArgumentTypeError(
-                    f"{name} must be {wanted}, got {word!r}") from None
-        return kind(word)
-    return convert
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad command line in one sentence, with exit status 2."""
-
-    def error(self, message):
-        raise SettingError(message[0].upper() + message[1:] + "; see --help for the options.")
-
-
-def parse_settings(argv):
-    """Turn command-line words into a settings namespace, starting from the defaults."""
-    parser = OneLineParser(
-        description="Train an LSTM to count the ones in binary strings (TF1 graph API).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        allow_abbrev=False)
-    for name, meaning in read_settings_block():
-        default = globals()[name]
-        parser.add_argument(
-            "--" + name.lower().replace("_", "-"), dest=name.lower(), metavar=name,
-            type=option_type(name, type(default)), default=default, help=meaning)
-    parser.add_argument(
-        "--fresh", action="store_true",
-        help="start training over, ignoring (and then replacing) the model in CHECKPOINT_DIR")
-    parser.add_argument(
-        "--predict", nargs="+", metavar="STRING",
-        help="do not train: print the saved model's count for each string of 0s and 1s")
-    # argparse words an unknown option in its own way; say it in ours.
-    known, unknown = parser.parse_known_args(argv)
-    if unknown:
-        raise SettingError(
-            f"Unknown option {unknown[0]!r}; see --help for the options.")
-    return known
-
-
-def check_settings(settings):
-    """Raise SettingError, in one sentence, for the first setting that makes no sense."""
-    s = settings
-    if not 1 <= s.seq_len <= MAX_SEQ_LEN:
-        raise SettingError(f"SEQ_LEN is {s.seq_len}, but it must be from 1 to {MAX_SEQ_LEN}.")
-    total = 2 ** s.seq_len
-    if not 1 <= s.num_examples < total:
-        raise SettingError(
-            f"NUM_EXAMPLES is {s.num_examples}, but it must be from 1 to {total - 1} so that "
-            f"the {total} strings of length {s.seq_len} leave at least one test string.")
-    if not 0 <= s.validation_examples < total - s.num_examples:
-        raise SettingError(
-            f"VALIDATION_EXAMPLES is {s.validation_examples}, but it must be from 0 to "
-            f"{total - s.num_examples - 1} so that at least one test string is left.")
-    if s.seed < 0:
-        raise SettingError(f"SEED is {s.seed}, but it must be 0 or more.")
-    for name in ("num_hidden", "num_layers", "epochs", "eval_every", "save_every",
-                 "eval_batch", "towers"):
-        if getattr(s, name) < 1:
-            raise SettingError(
-                f"{name.upper()} is {getattr(s, name)}, but it must be 1 or more.")
-    if not 0 < s.learning_rate < float("inf"):
-        raise SettingError(f"LEARNING_RATE is {s.learning_rate}, but it must be a number "
-                           "more than 0.")
-    if not 1 <= s.batch_size <= s.num_examples:
-        raise SettingError(
-            f"BATCH_SIZE is {s.batch_size}, but it must be from 1 to NUM_EXAMPLES "
-            f"({s.num_examples}).")
-    if s.cell not in CELLS:
-        raise SettingError(f"CELL is {s.cell!r}, but it must be 'lstm', 'gru' or 'rnn'.")
-    if s.unroll not in ("static", "dynamic"):
-        raise SettingError(f"UNROLL is {s.unroll!r}, but it must be 'static' or 'dynamic'.")
-    if not s.sample or set(s.sample) - {"0", "1"}:
-        raise SettingError(
-            f"SAMPLE is {s.sample!r}, but it must be a non-empty string of 0s and 1s.")
-
-
-# ---------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------
 # A string is kept as the number it spells (most significant bit first): 4 bytes instead
 # of the 164 its float bits and one-hot label take at 20 bits. Only the batch being
-# trained on (or asked about) is widened into bits and labels.
+# trained on (or asked about) is turned into bits and labels.
 
 def all_strings(seq_len, seed):
     """Every string of seq_len bits exactly once, as the numbers they spell, shuffled by
     seed: int32 array of shape (2**seq_len,)."""
-    rng = np.random.default_rng(seed)  # the same order as rng.permutation(2**seq_len)
+    rng = np.random.default_rng(seed)
     return rng.permutation(np.arange(2 ** seq_len, dtype=np.int32))
 
 
@@ -224,8 +137,8 @@ def ones_in(numbers):
     return np.bitwise_count(numbers).astype(np.int64)
 
 
-def widen(numbers, seq_len):
-    """Strings as numbers -> (bits, labels); training does it in the graph (widen_in_graph).
+def bits_and_labels(numbers, seq_len):
+    """Strings as numbers -> what the tutorial feeds to `data` and `target`.
 
     bits: float32 (n, seq_len, 1), one bit per time step, most significant bit first;
     labels: float32 one-hot (n, seq_len + 1), a 1 at the string's number of ones.
@@ -236,16 +149,6 @@ def widen(numbers, seq_len):
     return bits[:, :, None], labels                               # (n, seq_len, 1)
 
 
-def widen_in_graph(numbers, seq_len):
-    """widen() as TensorFlow operations, for the training loop inside the graph: an int32
-    tensor (n,) -> bits (n, seq_len, 1) and one-hot labels (n, seq_len + 1), both float32."""
-    shifts = tf.range(seq_len - 1, -1, -1)                                  # high bit first
-    bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(numbers[:, None], shifts), 1)
-    counts = tf.cast(tf.raw_ops.PopulationCount(x=numbers), tf.int32)       # ones per string
-    labels = tf.one_hot(counts, seq_len + 1, dtype=tf.float32)              # (n, seq_len + 1)
-    return tf.cast(bits, tf.float32)[:, :, None], labels                    # (n, seq_len, 1)
-
-
 def split(numbers, num_examples, validation_examples=0):
     """The first num_examples strings train, the next validation_examples are held out to
     watch training on, and all the rest are the test set: (train, validation, test)."""
@@ -254,43 +157,258 @@ def split(numbers, num_examples, validation_examples=0):
 
 
 # ---------------------------------------------------------------------------------------
-# Model
+# The tutorial's model
 # ---------------------------------------------------------------------------------------
 
 def make_cell(kind, num_hidden):
-    """One layer's TF1 cell. Its weights take the initializer of the enclosing variable
-    scope (build_model names Glorot-uniform, TF1's default, so that SEED fixes them).
+    """One layer's TF1 cell. Each step reads [input, previous output] side by side.
 
-    Each step reads [input, previous output] side by side: inputs + hidden numbers, where
-    inputs is 1 (the bit) for the first layer and hidden for the layers above it.
+    lstm: kernel (inputs + hidden, 4 * hidden), bias (4 * hidden,): four gates; its state
+          is (c, h), each (batch, hidden), and its output is h.
+    gru:  a gates kernel (inputs + hidden, 2 * hidden) and a candidate kernel (inputs +
+          hidden, hidden), each with a bias; its state is its output, (batch, hidden).
+    rnn:  kernel (inputs + hidden, hidden), bias (hidden,): h = tanh([x, h] W + b).
     """
-    cells = tf1.nn.rnn_cell
-    if kind == "lstm":  # kernel (inputs + hidden, 4 * hidden), bias (4 * hidden,): 4 gates;
-        # state (c, h), each (batch, hidden); the output is h
-        return cells.LSTMCell(num_hidden, state_is_tuple=True)
-    if kind == "gru":  # gates kernel (inputs + hidden, 2 * hidden), candidate kernel
-        # (inputs + hidden, hidden), and a bias for each; state = output, (batch, hidden)
-        return cells.GRUCell(num_hidden)
-    # kernel (inputs + hidden, hidden), bias (hidden,): h = tanh([x, h] W + b)
-    return cells.BasicRNNCell(num_hidden)
+    if kind == "lstm":
+        return tf1.nn.rnn_cell.LSTMCell(num_hidden, state_is_tuple=True)
+    if kind == "gru":
+        return tf1.nn.rnn_cell.GRUCell(num_hidden)
+    return tf1.nn.rnn_cell.BasicRNNCell(num_hidden)
 
 
-def last_output(cell, data, seq_len, unroll, scope):
-    """The cell's output after the last bit of each string: (batch, seq_len, 1) -> (batch, hidden).
+def build_model(*, seq_len, num_hidden, cell_kind, num_layers, learning_rate, seed,
+                unroll="dynamic", towers=1, optimizer=None, data=None, target=None):
+    """The tutorial's graph, line for line, in its order; returns its tensors by name.
 
-    Each string starts from a zero state; the final state is not needed, only the output.
+    data and target are placeholders made here, unless a caller gives tensors of the same
+    shapes (the training loop inside the graph does, batch by batch). Every call in one
+    graph shares the same variables; give all of them one `optimizer`, so that they share
+    Adam's state too.
     """
-    if unroll == "dynamic":  # the tutorial's way: a TensorFlow loop over the bits
-        val, _ = tf1.nn.dynamic_rnn(cell, data, dtype=tf.float32,
-                                    scope=scope)  # (batch, seq_len, hidden)
-        val = tf.transpose(val, [1, 0, 2])  # (seq_len, batch, hidden): time first
-        return tf.gather(val, seq_len - 1)  # (batch, hidden): the step after the last bit
-    # "static": the loop written out, one copy of the cell per bit. The same arithmetic,
-    # with far less control flow for TensorFlow to run.
-    bits = tf.unstack(data, num=seq_len, axis=1)  # seq_len tensors of (batch, 1), in order
-    outputs, _ = tf1.nn.static_rnn(cell, bits, dtype=tf.float32,
-                                   scope=scope)  # seq_len x (batch, hidden)
-    return outputs[-1]  # (batch, hidden): the output after the last bit
+    num_classes = seq_len + 1  # a string holds 0, 1, ..., seq_len ones
+    # The cells' kernels start Glorot-uniform, TF1's default, drawn from SEED alone, so that
+    # the first weights are the same whatever else the graph holds.
+    glorot = tf1.glorot_uniform_initializer(seed=seed)
+    with tf1.variable_scope("model", reuse=tf1.AUTO_REUSE, initializer=glorot):
+        if data is None:
+            data = tf1.placeholder(tf.float32, [None, seq_len, 1], name="data")  # (batch, SEQ_LEN, 1)
+        if target is None:
+            target = tf1.placeholder(tf.float32, [None, num_classes], name="target")  # (batch, SEQ_LEN + 1)
+
+        layers = [make_cell(cell_kind, num_hidden) for _ in range(num_layers)]
+        cell = layers[0] if num_layers == 1 else tf1.nn.rnn_cell.MultiRNNCell(layers)
+
+        if unroll == "dynamic" and towers == 1:  # the tutorial's way
+            val, state = tf1.nn.dynamic_rnn(cell, data, dtype=tf.float32)  # val (batch, SEQ_LEN, hidden)
+            val = tf.transpose(val, [1, 0, 2])  # (SEQ_LEN, batch, hidden): time first
+            last = tf.gather(val, seq_len - 1)  # (batch, hidden): the output after the last bit
+        else:  # the same `last`, computed faster: see "Speed" below
+            last = last_output_fast(cell, data, seq_len, unroll, towers)  # (batch, hidden)
+
+        weight = tf1.get_variable("weight", [num_hidden, num_classes], initializer=
+                                  tf1.truncated_normal_initializer(seed=seed))  # (hidden, classes)
+        bias = tf1.get_variable("bias", [num_classes],
+                                initializer=tf1.constant_initializer(0.1))  # (classes,)
+        prediction = tf.nn.softmax(tf.matmul(last, weight) + bias)  # (batch, classes); rows sum to 1
+
+    # summed over the batch; the clip keeps log() finite where a probability is 0
+    cross_entropy = -tf.reduce_sum(target * tf1.log(tf.clip_by_value(prediction, 1e-10, 1.0)))
+    optimizer = optimizer or tf1.train.AdamOptimizer(learning_rate)
+    minimize = optimizer.minimize(cross_entropy)  # one Adam step on every variable
+
+    mistakes = tf.not_equal(tf.argmax(target, 1), tf.argmax(prediction, 1))  # (batch,) bool
+    error = tf.reduce_mean(tf.cast(mistakes, tf.float32))  # (): the share of strings wrong
+    return SimpleNamespace(
+        data=data, target=target, layers=layers, cell=cell, last=last, weight=weight,
+        bias=bias, prediction=prediction, cross_entropy=cross_entropy, minimize=minimize,
+        mistakes=mistakes, error=error)
+
+
+def build_graph(*, seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, cell_kind=CELL,
+                num_layers=NUM_LAYERS, learning_rate=LEARNING_RATE, seed=SEED,
+                unroll=UNROLL, towers=TOWERS, steps_per_run=STEPS_PER_RUN,
+                grading=GRADING, eval_batch=EVAL_BATCH):
+    """The tutorial's model in a tf.Graph of its own, with whatever the speed settings add
+    beside it; returns the handles a run needs.
+
+    net.model is build_model()'s tutorial graph, fed through its `data` and `target`
+    placeholders: it answers questions, and trains when STEPS_PER_RUN is 1. net.loop (if
+    STEPS_PER_RUN > 1) and net.tree (if GRADING is "tree") are the speed work below.
+    """
+    graph = tf.Graph()
+    with graph.as_default():
+        tf1.set_random_seed(seed)
+        shape = dict(seq_len=seq_len, num_hidden=num_hidden, cell_kind=cell_kind,
+                     num_layers=num_layers, learning_rate=learning_rate, seed=seed,
+                     optimizer=tf1.train.AdamOptimizer(learning_rate))
+        # The loop comes first, so that the variables are made inside it: TensorFlow then
+        # reads them afresh at every step (made outside, they would be read once a run).
+        loop = (build_training_loop(unroll=unroll, towers=towers, **shape)
+                if steps_per_run > 1 else None)
+        model = build_model(unroll=unroll, towers=towers, **shape)
+        tree = build_prefix_tree(model, seq_len, eval_batch) if grading == "tree" else None
+        init = tf1.global_variables_initializer()
+        # Every variable, Adam's moments included, so that a run continued from a
+        # checkpoint takes exactly the steps an uninterrupted run would have taken.
+        saver = tf1.train.Saver(max_to_keep=None)
+    graph.finalize()  # from here on, adding a node by accident is an error
+    return SimpleNamespace(graph=graph, model=model, loop=loop, tree=tree, init=init,
+                           saver=saver, seq_len=seq_len, steps_per_run=steps_per_run,
+                           eval_batch=eval_batch)
+
+
+def new_session(net):
+    """A Session on the graph with its variables initialised."""
+    session = tf1.Session(graph=net.graph)
+    session.run(net.init)
+    return session
+
+
+# ---------------------------------------------------------------------------------------
+# Training: the tutorial's loop
+# ---------------------------------------------------------------------------------------
+
+def train_epoch(session, net, numbers, batch_size):
+    """One pass over the training strings, in order, one Adam step per batch.
+
+    Returns (loss per string, share of strings wrong, number of steps), each batch measured
+    just before its step, so it costs nothing extra.
+    """
+    if net.loop is not None:  # the same steps, run inside the graph: see "Speed" below
+        return train_epoch_in_graph(session, net, numbers, batch_size)
+    model = net.model
+    total_loss, total_wrong, steps = 0.0, 0, 0
+    for start in range(0, len(numbers), batch_size):
+        inp, out = bits_and_labels(numbers[start:start + batch_size], net.seq_len)
+        _, loss, mistakes = session.run([model.minimize, model.cross_entropy, model.mistakes],
+                                        {model.data: inp, model.target: out})
+        total_loss += float(loss)
+        total_wrong += int(mistakes.sum())
+        steps += 1
+    return total_loss / len(numbers), total_wrong / len(numbers), steps
+
+
+# ---------------------------------------------------------------------------------------
+# Grading and prediction
+# ---------------------------------------------------------------------------------------
+
+def predicted_counts(session, net, numbers):
+    """The model's most probable count for each string given as a number: int array."""
+    if net.tree is not None:  # every string at once, sharing prefixes: see "Speed" below
+        return counts_by_tree(session, net)[numbers]
+    counts = []  # the tutorial's way: feed the strings to `data`, EVAL_BATCH at a time
+    for start in range(0, len(numbers), net.eval_batch):
+        inp, _ = bits_and_labels(numbers[start:start + net.eval_batch], net.seq_len)
+        counts.append(session.run(net.model.prediction, {net.model.data: inp}).argmax(axis=1))
+    return np.concatenate(counts)
+
+
+def errors_by_count(counts, numbers, seq_len):
+    """For each true count 0..seq_len: (how many of the strings have it, how many of those
+    the model counts wrong), from predicted_counts(..., numbers). The rare counts (all
+    zeros, all ones) are where to look."""
+    true = ones_in(numbers)
+    wrong = counts != true
+    return (np.bincount(true, minlength=seq_len + 1),
+            np.bincount(true[wrong], minlength=seq_len + 1))
+
+
+def count_wrong(counts, numbers):
+    """How many of the strings the model counts wrong."""
+    return int(np.sum(counts != ones_in(numbers)))
+
+
+def predict(session, net, strings):
+    """Probability of each count, shape (len(strings), seq_len + 1), for strings of 0s and 1s."""
+    inp, _ = bits_and_labels(np.array([int(s, 2) for s in strings]), net.seq_len)
+    return session.run(net.model.prediction, {net.model.data: inp})
+
+
+# ---------------------------------------------------------------------------------------
+# Speed: each piece wraps the tutorial's model and can be switched off by its setting
+# ---------------------------------------------------------------------------------------
+# Three ways the script goes faster than the tutorial, none changing what is computed but
+# for float32 rounding (tests/test_same_learning.py checks it step by step):
+# - UNROLL "static" and TOWERS: `last` from one copy of the cell per bit instead of
+#   dynamic_rnn's loop, with the batch cut into parts that run on both cores at once.
+# - STEPS_PER_RUN: the tutorial's batch loop moved into the graph, so that one
+#   session.run takes many Adam steps, each a call of build_model on its batch.
+# - GRADING "tree": strings that begin alike share the cell's work up to where they part.
+
+def last_output_fast(cell, data, seq_len, unroll, towers):
+    """build_model's `last`, (batch, seq_len, 1) -> (batch, hidden), computed faster.
+
+    The batch is cut into `towers` parts that share the cell's weights but no operation,
+    so TensorFlow runs them side by side, forwards and backwards. "static" unrolls each
+    part into one copy of the cell per bit: the same arithmetic as dynamic_rnn, with far
+    less control flow for TensorFlow to run.
+    """
+    size = tf.shape(data)[0]
+    bounds = [size * k // towers for k in range(towers + 1)]
+    parts = []
+    for a, b in zip(bounds, bounds[1:]):
+        part = data[a:b]  # (part, seq_len, 1)
+        if unroll == "static":
+            bits = tf.unstack(part, num=seq_len, axis=1)  # seq_len x (part, 1), in order
+            outputs, _ = tf1.nn.static_rnn(cell, bits, dtype=tf.float32)  # seq_len x (part, hidden)
+            parts.append(outputs[-1])
+        else:
+            val, _ = tf1.nn.dynamic_rnn(cell, part, dtype=tf.float32)  # (part, seq_len, hidden)
+            parts.append(val[:, -1])
+    return tf.concat(parts, 0)  # (batch, hidden)
+
+
+def bits_and_labels_in_graph(numbers, seq_len):
+    """bits_and_labels() as TensorFlow operations: an int32 tensor (n,) -> bits
+    (n, seq_len, 1) and one-hot labels (n, seq_len + 1), both float32."""
+    shifts = tf.range(seq_len - 1, -1, -1)                                  # high bit first
+    bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(numbers[:, None], shifts), 1)
+    counts = tf.cast(tf.raw_ops.PopulationCount(x=numbers), tf.int32)       # ones per string
+    labels = tf.one_hot(counts, seq_len + 1, dtype=tf.float32)              # (n, seq_len + 1)
+    return tf.cast(bits, tf.float32)[:, :, None], labels                    # (n, seq_len, 1)
+
+
+def build_training_loop(**model_settings):
+    """The tutorial's batch loop as a tf.while_loop: each step cuts the next batch from
+    `strings` (the training strings of one session.run, as numbers), makes its bits and
+    labels, and runs build_model's `minimize` on them as `data` and `target`. A step starts
+    only once the previous step's update is done, so it sees the new weights."""
+    seq_len = model_settings["seq_len"]
+    with tf.name_scope("train"):
+        strings = tf1.placeholder(tf.int32, [None], name="strings")  # (n,)
+        batch_size = tf1.placeholder(tf.int32, [], name="batch_size")  # ()
+
+        def step(number, losses, wrong):
+            first = number * batch_size
+            data, target = bits_and_labels_in_graph(strings[first:first + batch_size], seq_len)
+            model = build_model(data=data, target=target, **model_settings)
+            with tf.control_dependencies([model.minimize]):
+                return (number + 1, losses.write(number, model.cross_entropy),
+                        wrong + tf.reduce_sum(tf.cast(model.mistakes, tf.int64)))
+
+        num_steps = (tf.size(strings) + batch_size - 1) // batch_size  # the last may be short
+        _, losses, wrong = tf1.while_loop(
+            lambda number, *_: number < num_steps, step,
+            [tf.constant(0), tf.TensorArray(tf.float32, size=num_steps),
+             tf.constant(0, tf.int64)],
+            parallel_iterations=1)  # one step at a time, each after the last one's update
+    return SimpleNamespace(strings=strings, batch_size=batch_size,
+                           step_losses=losses.stack(), wrong=wrong)  # (steps,), ()
+
+
+def train_epoch_in_graph(session, net, numbers, batch_size):
+    """train_epoch() with its batches looped in the graph, STEPS_PER_RUN per session.run."""
+    total_loss, total_wrong, steps = 0.0, 0, 0
+    chunk = batch_size * net.steps_per_run
+    for start in range(0, len(numbers), chunk):
+        losses, wrong = session.run([net.loop.step_losses, net.loop.wrong],
+                                    {net.loop.strings: numbers[start:start + chunk],
+                                     net.loop.batch_size: batch_size})
+        for loss in losses:  # one by one, as the tutorial's loop adds them up
+            total_loss += float(loss)
+        total_wrong += int(wrong)
+        steps += len(losses)
+    return total_loss / len(numbers), total_wrong / len(numbers), steps
 
 
 def output_of(state):
@@ -314,135 +432,235 @@ def grow_prefixes(layers, state, levels):
         step_input = tf.reshape(tf.tile([0.0, 1.0], [rows // 2]), [rows, 1])  # 0, 1, 0, 1...
         new_state = []
         for layer, layer_state in zip(layers, state):
-            # layer.call, the cell's step itself: through layer(...), tf-keras would put the
-            # result inside dynamic_rnn's loop graph once the cell has run there (TF 2.21).
+            # layer.call is the cell's step alone, with the weights it already has
             step_input, layer_state = layer.call(step_input, layer_state)
             new_state.append(layer_state)
         state = tuple(new_state)
     return state
 
 
-def build_model(seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, seed=SEED, unroll=UNROLL,
-                towers=TOWERS, eval_batch=EVAL_BATCH, cell=CELL, num_layers=NUM_LAYERS,
-                learning_rate=LEARNING_RATE):
-    """Build the tutorial's graph in a graph of its own and return its handles."""
-    num_classes = seq_len + 1  # a string can hold 0, 1, ..., seq_len ones
-    graph = tf.Graph()
-    with graph.as_default():
-        tf1.set_random_seed(seed)  # the initial weights follow SEED
-        with tf.name_scope("data"):
-            # Training: the strings of one run of steps, as the numbers they spell, (n,);
-            # each step takes the next batch_size of them and widens them in the graph.
-            strings = tf1.placeholder(tf.int32, [None], name="strings")
-            # Asking: (batch, seq_len, 1) strings to classify, one bit per time step.
-            data = tf1.placeholder(tf.float32, [None, seq_len, 1], name="bits")
-
-        # Glorot-uniform is what TF1 gave the kernels by default; named here so that it is
-        # drawn from the graph's seed (tf-keras would pick an unseeded one of its own).
-        with tf1.variable_scope("rnn", initializer=tf1.glorot_uniform_initializer()) as scope:
-            layers = [make_cell(cell, num_hidden) for _ in range(num_layers)]
-            rnn = layers[0] if num_layers == 1 else tf1.nn.rnn_cell.MultiRNNCell(layers)
-            # One step of the cell, never run, to make its weights here: made inside
-            # static_rnn or dynamic_rnn, they would be read once into a cache, and the
-            # training loop below would go on seeing those first values after each update.
-            rnn(tf.zeros([1, 1]), rnn.zero_state(1, tf.float32))
-
-            def last_outputs(bits):  # (batch, seq_len, 1) -> (batch, num_hidden)
-                # The batch is cut into `towers` parts that share the cell's weights but no
-                # operation until their last outputs are joined, so TensorFlow runs them
-                # side by side, one per core, forwards and backwards.
-                size = tf.shape(bits)[0]
-                bounds = [size * k // towers for k in range(towers + 1)]
-                return tf.concat([last_output(rnn, bits[a:b], seq_len, unroll, scope)
-                                  for a, b in zip(bounds, bounds[1:])], 0)
-
-            last = last_outputs(data)  # (batch, num_hidden)
-
-        with tf1.variable_scope("softmax"):
-            weight = tf.Variable(tf1.truncated_normal([num_hidden, num_classes]),
-                                 name="weight")  # (hidden, classes)
-            bias = tf.Variable(tf.constant(0.1, shape=[num_classes]), name="bias")  # (classes,)
-
-            def classify(output):  # (rows, hidden) -> (rows, classes), each row sums to 1
-                logits = tf.matmul(output, weight) + bias  # (rows, classes)
-                return tf.nn.softmax(logits)
-
-            prediction = classify(last)  # (batch, classes)
-
-        # Grading every string at once: strings that begin alike share the cell's work up to
-        # the bit where they part, so all 2**seq_len of them are run as a tree of prefixes,
-        # about 2 cell steps per string instead of seq_len. It is the same cell with the same
-        # weights; only the repeated work is skipped. The first seq_len - below bits are
-        # grown in one run; then each of those prefixes is grown to full length in a run of
-        # its own, 2**below <= eval_batch strings.
-        with tf.name_scope("grading"):
-            below = min(seq_len, max(eval_batch, 1).bit_length() - 1)  # 2**below <= eval_batch
-            start = tuple(layer.zero_state(1, tf.float32) for layer in layers)
-            top_state = grow_prefixes(layers, start, seq_len - below)
-            prefix = tuple(  # one prefix's state, fed back in; (1, hidden) per part
-                tf.nest.map_structure(
-                    lambda units: tf1.placeholder(tf.float32, [None, units]), layer.state_size)
-                for layer in layers)
-            leaves = grow_prefixes(layers, prefix, below)  # (2**below, hidden) per part
-            leaf_outputs = output_of(leaves)  # (2**below, hidden): as `last` for each string
-            leaf_counts = tf.argmax(classify(leaf_outputs), 1, output_type=tf.int32)
-
-        # Training: a TensorFlow loop takes one Adam step per batch of `strings`, in order,
-        # so a whole epoch is one session.run instead of one per batch. Each step is the
-        # tutorial's: the loss of its batch, its gradients, Adam's update; the next step
-        # starts only once the update is done, so it sees the new weights.
-        trainable = tf1.trainable_variables()  # the cells' kernels and biases; weight, bias
-        with tf.name_scope("train"):
-            batch_size = tf1.placeholder(tf.int32, [], name="batch_size")  # strings per step
-            optimizer = tf1.train.AdamOptimizer(learning_rate)
-
-            def step(number, losses, wrong):
-                first = number * batch_size
-                bits, target = widen_in_graph(strings[first:first + batch_size], seq_len)
-                with tf.name_scope("loss"):
-                    prediction = classify(last_outputs(bits))  # (batch, classes)
-                    # Cross-entropy summed over the batch; the clip keeps log() finite at 0.
-                    loss = -tf.reduce_sum(  # (): one number for the whole batch
-                        target * tf1.log(tf.clip_by_value(prediction, 1e-10, 1.0)))
-                    mistakes = tf.not_equal(tf.argmax(target, 1),
-                                            tf.argmax(prediction, 1))  # (batch,)
-                    num_wrong = tf.reduce_sum(tf.cast(mistakes, tf.int64))  # ()
-                update = optimizer.minimize(loss, var_list=trainable)  # one Adam step
-                with tf.control_dependencies([update]):
-                    return number + 1, losses.write(number, loss), wrong + num_wrong
-
-            num_steps = (tf.size(strings) + batch_size - 1) // batch_size  # last may be short
-            _, losses, run_wrong = tf1.while_loop(
-                lambda number, *_: number < num_steps, step,
-                [tf.constant(0), tf.TensorArray(tf.float32, size=num_steps),
-                 tf.constant(0, tf.int64)],
-                parallel_iterations=1)  # steps never overlap: a step's reads of the weights
-            # hang on no loop variable, and this keeps them after the previous update
-            step_losses = losses.stack()  # (steps,): each batch's loss, before its step
-
-        init = tf1.global_variables_initializer()
-        # Every variable, Adam's moments included, so that a run continued from a
-        # checkpoint takes exactly the steps an uninterrupted run would have taken.
-        saver = tf1.train.Saver(max_to_keep=None)
-    graph.finalize()  # from here on, adding a node by accident is an error
-    return SimpleNamespace(
-        graph=graph, seq_len=seq_len, strings=strings, batch_size=batch_size, data=data,
-        last=last, prediction=prediction, step_losses=step_losses, run_wrong=run_wrong,
-        trainable=trainable, init=init, saver=saver, top_state=top_state, prefix=prefix,
-        leaf_outputs=leaf_outputs, leaf_counts=leaf_counts)
+def build_prefix_tree(model, seq_len, eval_batch):
+    """Grade all 2**seq_len strings as a tree of prefixes, about 2 cell steps per string
+    instead of seq_len: the same cells and softmax as `model`, only the repeated work
+    skipped. The first seq_len - below bits are grown in one run; then each of those
+    prefixes is grown to full length in a run of its own, 2**below <= eval_batch strings."""
+    with tf.name_scope("grading"):
+        below = min(seq_len, eval_batch.bit_length() - 1)  # 2**below <= eval_batch
+        start = tuple(layer.zero_state(1, tf.float32) for layer in model.layers)
+        top_state = grow_prefixes(model.layers, start, seq_len - below)
+        prefix = tuple(  # one prefix's state, fed back in; (1, hidden) per part
+            tf.nest.map_structure(
+                lambda units: tf1.placeholder(tf.float32, [None, units]), layer.state_size)
+            for layer in model.layers)
+        leaves = grow_prefixes(model.layers, prefix, below)  # (2**below, hidden) per part
+        leaf_outputs = output_of(leaves)  # (2**below, hidden): `last` for each string
+        leaf_prediction = tf.nn.softmax(tf.matmul(leaf_outputs, model.weight) + model.bias)
+        leaf_counts = tf.argmax(leaf_prediction, 1, output_type=tf.int32)  # (2**below,)
+    return SimpleNamespace(top_state=top_state, prefix=prefix, leaf_outputs=leaf_outputs,
+                           leaf_counts=leaf_counts)
 
 
-def new_session(model):
-    """A Session on the model's graph with its variables initialised."""
-    session = tf1.Session(graph=model.graph)
-    session.run(model.init)
-    return session
+def for_every_string(session, net, fetch):
+    """Run the prefix tree and return `fetch` (one of its per-string tensors) for all
+    2**seq_len strings, row n being the string that spells n."""
+    tops = tf.nest.flatten(session.run(net.tree.top_state))  # one row per prefix
+    slots = tf.nest.flatten(net.tree.prefix)
+    return np.concatenate([
+        session.run(fetch, {slot: top[i:i + 1] for slot, top in zip(slots, tops)})
+        for i in range(len(tops[0]))])
+
+
+def counts_by_tree(session, net):
+    """The predicted count of every string, indexed by the number it spells."""
+    return for_every_string(session, net, net.tree.leaf_counts)
+
+
+# ---------------------------------------------------------------------------------------
+# The command line: made from the settings block, so that --help says what it says
+# ---------------------------------------------------------------------------------------
+
+BLOCK_START, BLOCK_END = "# --- settings:", "# --- end of settings ---"
+OWN_OPTIONS = ("help", "fresh", "predict")  # options that are not settings
+
+
+def read_settings_block(path=__file__):
+    """[(name, help text)] for each setting in the block at the top of the script, in order.
+
+    Read with Python's own parser and tokenizer, so any way of writing a line counts:
+    spacing, quotes, 5_000, a comment or none. Raises SettingError for a line of the block
+    that is not a setting.
+    """
+    with open(path, encoding="utf-8") as source:
+        text = source.read()
+    lines = text.splitlines()
+    try:
+        first = next(n for n, line in enumerate(lines, 1) if line.startswith(BLOCK_START))
+        last = next(n for n, line in enumerate(lines, 1) if line.startswith(BLOCK_END))
+    except StopIteration:
+        raise SettingError(f"The settings block of {os.path.basename(path)} has lost its "
+                           f"first or last line ({BLOCK_START!r} ... {BLOCK_END!r}); "
+                           "put it back.") from None
+    comments = {token.start[0]: token.string.lstrip("#").strip()
+                for token in tokenize.generate_tokens(io.StringIO(text).readline)
+                if token.type == tokenize.COMMENT}
+    found = []
+    for node in ast.parse(text).body:
+        if not first < node.lineno < last:
+            continue
+        targets = (node.targets if isinstance(node, ast.Assign)
+                   else [node.target] if isinstance(node, ast.AnnAssign) else [])
+        if len(targets) != 1 or not isinstance(targets[0], ast.Name):
+            raise SettingError(f"Line {node.lineno} of the settings block, "
+                               f"{lines[node.lineno - 1].strip()!r}, is not a setting "
+                               "(NAME = value); fix it or move it out of the block.")
+        found.append((targets[0].id, comments.get(node.end_lineno, "")))
+    return found
+
+
+def setting_kind(name, value):
+    """The kind a setting's value must be: fixed for the script's own, else its value's."""
+    kind = SETTING_KINDS.get(name, type(value))
+    if kind not in (int, float, str):
+        raise SettingError(f"{name} in the settings block is {value!r}, but a setting must "
+                           "be a whole number, a number or text in quotes.")
+    return kind
+
+
+def check_kind(name, value, kind):
+    """Raise SettingError unless value (from the settings block) is of kind."""
+    fits = (type(value) is int if kind is int else
+            type(value) in (int, float) if kind is float else isinstance(value, str))
+    if not fits:
+        wanted = {int: "a whole number", float: "a number",
+                  str: "text in quotes, like \"lstm\""}[kind]
+        raise SettingError(f"{name} is {value!r} in the settings block, but it must be "
+                           f"{wanted}.")
+
+
+def option_type(name, kind):
+    """An argparse type that turns a command-line word into `kind`, or explains why not."""
+    def convert(word):
+        if kind is str:
+            return word
+        try:
+            return kind(word)
+        except ValueError:
+            wanted = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(
+                f"{name} must be {wanted}, got {word!r}") from None
+    return convert
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one sentence, with exit status 2."""
+
+    def error(self, message):
+        raise SettingError(message[0].upper() + message[1:] + "; see --help for the options.")
+
+
+def parse_settings(argv):
+    """Turn command-line words into a settings namespace (attributes in lower case),
+    starting from the values the settings block gives."""
+    parser = OneLineParser(
+        description="Train an LSTM to count the ones in binary strings (TF1 graph API).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        allow_abbrev=False)
+    seen = {}
+    for name, meaning in read_settings_block():
+        option = name.lower().replace("_", "-")
+        if option in OWN_OPTIONS or option in seen:
+            clash = f"--{option}" if option in OWN_OPTIONS else seen[option]
+            raise SettingError(f"{name} in the settings block would be the option "
+                               f"--{option}, which {clash} already is; rename it.")
+        seen[option] = name
+        value = globals()[name]
+        kind = setting_kind(name, value)
+        check_kind(name, value, kind)
+        parser.add_argument(
+            "--" + option, dest=name.lower(), metavar=name, type=option_type(name, kind),
+            default=kind(value), help=meaning or name)
+    parser.add_argument(
+        "--fresh", action="store_true",
+        help="start training over, ignoring (and then replacing) the model in CHECKPOINT_DIR")
+    parser.add_argument(
+        "--predict", nargs="+", metavar="STRING",
+        help="do not train: print the saved model's count for each string of 0s and 1s")
+    known, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse words an unknown option in its own way; say it in ours
+        raise SettingError(f"Unknown option {unknown[0]!r}; see --help for the options.")
+    missing = [name for name in SETTING_KINDS if not hasattr(known, name.lower())]
+    if missing:
+        raise SettingError(f"{missing[0]} is missing from the settings block; put its line "
+                           "back.")
+    return known
+
+
+def check_settings(settings):
+    """Raise SettingError, in one sentence, for the first setting that makes no sense."""
+    if not 1 <= settings.seq_len <= MAX_SEQ_LEN:
+        raise SettingError(f"SEQ_LEN is {settings.seq_len}, but it must be from 1 to "
+                           f"{MAX_SEQ_LEN}.")
+    total = 2 ** settings.seq_len
+    if not 1 <= settings.num_examples < total:
+        raise SettingError(
+            f"NUM_EXAMPLES is {settings.num_examples}, but it must be from 1 to {total - 1} "
+            f"so that the {total} strings of length {settings.seq_len} leave at least one "
+            "test string.")
+    if not 0 <= settings.validation_examples < total - settings.num_examples:
+        raise SettingError(
+            f"VALIDATION_EXAMPLES is {settings.validation_examples}, but it must be from 0 "
+            f"to {total - settings.num_examples - 1} so that at least one test string is "
+            "left.")
+    if settings.seed < 0:
+        raise SettingError(f"SEED is {settings.seed}, but it must be 0 or more.")
+    for name in ("num_hidden", "num_layers", "epochs", "eval_every", "save_every",
+                 "eval_batch", "towers", "steps_per_run"):
+        if getattr(settings, name) < 1:
+            raise SettingError(
+                f"{name.upper()} is {getattr(settings, name)}, but it must be 1 or more.")
+    if not 0 < settings.learning_rate < float("inf"):
+        raise SettingError(f"LEARNING_RATE is {settings.learning_rate}, but it must be a "
+                           "number more than 0.")
+    if not 1 <= settings.batch_size <= settings.num_examples:
+        raise SettingError(
+            f"BATCH_SIZE is {settings.batch_size}, but it must be from 1 to NUM_EXAMPLES "
+            f"({settings.num_examples}).")
+    for name, allowed in (("cell", CELLS), ("unroll", ("static", "dynamic")),
+                          ("grading", ("tree", "batches"))):
+        if getattr(settings, name) not in allowed:
+            choices = " or ".join(", ".join(repr(a) for a in allowed).rsplit(", ", 1))
+            raise SettingError(f"{name.upper()} is {getattr(settings, name)!r}, but it must "
+                               f"be {choices}.")
+    if not settings.sample or set(settings.sample) - {"0", "1"}:
+        raise SettingError(f"SAMPLE is {settings.sample!r}, but it must be a non-empty "
+                           "string of 0s and 1s.")
+
+
+def graph_for(settings, **changes):
+    """build_graph() with the settings' values, some of them changed."""
+    chosen = dict(
+        seq_len=settings.seq_len, num_hidden=settings.num_hidden, cell_kind=settings.cell,
+        num_layers=settings.num_layers, learning_rate=settings.learning_rate,
+        seed=settings.seed, unroll=settings.unroll, towers=settings.towers,
+        steps_per_run=settings.steps_per_run, grading=settings.grading,
+        eval_batch=settings.eval_batch)
+    chosen.update(changes)
+    return build_graph(**chosen)
 
 
 # ---------------------------------------------------------------------------------------
 # Checkpoints: TensorFlow's own format, plus a small JSON file naming the settings that
 # shaped the model and the epoch it reached.
 # ---------------------------------------------------------------------------------------
+
+# What a checkpoint must agree on to be continued: the model's shape, and the data split
+# (another seed or size would put strings the model trained on into the test set).
+SAVED_SETTINGS = ("SEQ_LEN", "CELL", "NUM_HIDDEN", "NUM_LAYERS",
+                  "SEED", "NUM_EXAMPLES", "VALIDATION_EXAMPLES")
+CHECKPOINT_FILE = "count_ones_lstm.json"  # in CHECKPOINT_DIR: the settings and the epoch
+CHECKPOINT_FORMAT = 2  # 2: the variables under "model/" (1, unnumbered: "rnn/", "softmax/")
+SAVED_FILE = re.compile(r"^model-\d+\.(index|data-\d+-of-\d+)$")  # what a save writes there
+
 
 def read_checkpoint(directory):
     """The record of the model saved in directory, or None if there is none."""
@@ -462,6 +680,10 @@ def read_checkpoint(directory):
     if not complete:
         raise SettingError(f"{path} is not a checkpoint record this script wrote; move it "
                            f"away or give another --checkpoint-dir.")
+    if saved.get("format") != CHECKPOINT_FORMAT:
+        raise SettingError(f"The model saved in {directory}/ was written by an older version "
+                           "of this script, whose variables have other names: give --fresh "
+                           "to train a new one there, or another --checkpoint-dir.")
     if not os.path.exists(prefix + ".index"):
         raise SettingError(f"{path} names the checkpoint {prefix}, which is missing; give "
                            f"--fresh to start over.")
@@ -479,13 +701,13 @@ def check_checkpoint(saved, settings, directory):
                 f"--fresh to train a new one there, or another --checkpoint-dir.")
 
 
-def save_checkpoint(session, model, directory, settings, epoch):
+def save_checkpoint(session, net, directory, settings, epoch):
     """Save every variable as of `epoch`; then point the record at it and drop older ones."""
     os.makedirs(directory, exist_ok=True)
     name = f"model-{epoch}"
-    model.saver.save(session, os.path.join(directory, "model"), global_step=epoch,
-                     write_meta_graph=False, write_state=False)
-    record = {"checkpoint": name, "epoch": epoch,
+    net.saver.save(session, os.path.join(directory, "model"), global_step=epoch,
+                   write_meta_graph=False, write_state=False)
+    record = {"format": CHECKPOINT_FORMAT, "checkpoint": name, "epoch": epoch,
               "settings": {key: getattr(settings, key.lower()) for key in SAVED_SETTINGS}}
     path = os.path.join(directory, CHECKPOINT_FILE)
     with open(path + ".tmp", "w", encoding="utf-8") as out:
@@ -510,80 +732,8 @@ def check_writable(name, directory):
 
 
 # ---------------------------------------------------------------------------------------
-# Training and evaluation
+# Ctrl-C and TensorBoard
 # ---------------------------------------------------------------------------------------
-
-def train_epoch(session, model, numbers, batch_size):
-    """One pass over the training strings, in order, one Adam step per batch.
-
-    The steps run in the graph's own loop, STEPS_PER_RUN batches per session.run (the whole
-    epoch at the defaults). Returns (loss per string, share of strings wrong, number of
-    steps), measured on each batch just before its step, so it costs nothing extra.
-    """
-    total_loss = 0.0
-    total_wrong = 0
-    steps = 0
-    for start in range(0, len(numbers), batch_size * STEPS_PER_RUN):
-        feed = {model.strings: numbers[start:start + batch_size * STEPS_PER_RUN],
-                model.batch_size: batch_size}
-        losses, wrong = session.run([model.step_losses, model.run_wrong], feed)
-        for loss in losses:  # one by one, as a step-by-step loop would add them up
-            total_loss += float(loss)
-        total_wrong += int(wrong)
-        steps += len(losses)
-    return total_loss / len(numbers), total_wrong / len(numbers), steps
-
-
-def for_every_string(session, model, fetch):
-    """Run the prefix tree and return `fetch` (one of its per-string tensors) for all
-    2**seq_len strings, row n being the string that spells n."""
-    tops = tf.nest.flatten(session.run(model.top_state))  # one row per prefix
-    slots = tf.nest.flatten(model.prefix)
-    return np.concatenate([
-        session.run(fetch, {slot: top[i:i + 1] for slot, top in zip(slots, tops)})
-        for i in range(len(tops[0]))])
-
-
-def predicted_counts(session, model):
-    """The predicted count of ones for every string, indexed by the number it spells."""
-    return for_every_string(session, model, model.leaf_counts)
-
-
-def errors_by_count(predicted, numbers, seq_len):
-    """For the strings given by the numbers they spell, and each true count 0..seq_len:
-    (how many of the strings have it, how many of those get a wrong count from
-    predicted_counts). Rare counts (all zeros, all ones) are where to look."""
-    true = ones_in(numbers)
-    wrong = predicted[numbers] != true
-    return (np.bincount(true, minlength=seq_len + 1),
-            np.bincount(true[wrong], minlength=seq_len + 1))
-
-
-def count_wrong(predicted, numbers, seq_len):
-    """How many of the strings (as for errors_by_count) get a wrong count."""
-    return int(errors_by_count(predicted, numbers, seq_len)[1].sum())
-
-
-def predict(session, model, strings):
-    """Class probabilities, shape (len(strings), seq_len + 1), for strings of 0s and 1s."""
-    inputs, _ = widen(np.array([int(s, 2) for s in strings]), model.seq_len)
-    return session.run(model.prediction, {model.data: inputs})
-
-
-def duration(seconds):
-    """A short human reading of a time span: '42s', '3m05s', '1h02m'."""
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
-def fit_sample(sample, seq_len):
-    """The sample cut, or repeated, to seq_len bits, so any SEQ_LEN has one to show."""
-    return (sample * (seq_len // len(sample) + 1))[:seq_len]
-
 
 class CtrlC:
     """While active, the first Ctrl-C only asks training to stop after the current epoch
@@ -629,77 +779,90 @@ class Scalars:
 # The run
 # ---------------------------------------------------------------------------------------
 
-def run(settings, saved=None, out=None):
-    """Make the data, train (from `saved`, a checkpoint record, if given), report to out
-    (stdout by default); returns the number of test strings got wrong. Raises Stopped after
-    a Ctrl-C."""
-    s = settings
+def duration(seconds):
+    """A short human reading of a time span: '42s', '3m05s', '1h02m'."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
+
+def fit_sample(sample, seq_len):
+    """The sample cut, or repeated, to seq_len bits, so any SEQ_LEN has one to show."""
+    return (sample * (seq_len // len(sample) + 1))[:seq_len]
+
+
+def train_and_report(settings, saved=None, out=None):
+    """Make the data, train (from `saved`, a checkpoint record, if given), grade and report
+    to out (stdout by default); returns the number of test strings counted wrong. Raises
+    Stopped after a Ctrl-C."""
     def say(line):
         print(line, file=out or sys.stdout, flush=True)
 
     started = time.perf_counter()
-    train, valid, test = split(all_strings(s.seq_len, s.seed), s.num_examples,
-                               s.validation_examples)
+    train, valid, test = split(all_strings(settings.seq_len, settings.seed),
+                               settings.num_examples, settings.validation_examples)
     held_out = f", {len(valid):,} for validation" if len(valid) else ""
-    say(f"Data: {2 ** s.seq_len:,} strings of {s.seq_len} bits, {len(train):,} for training"
-        f"{held_out} and {len(test):,} for testing ({time.perf_counter() - started:.2f}s)")
+    say(f"Data: {2 ** settings.seq_len:,} strings of {settings.seq_len} bits, "
+        f"{len(train):,} for training{held_out} and {len(test):,} for testing "
+        f"({time.perf_counter() - started:.2f}s)")
 
     # Training is watched on the validation strings if there are any, else on the test set
     # (the tutorial's way); either way the final error is the test set's.
     watched, watch = ("validation", valid) if len(valid) else ("test", test)
-    model = build_model(s.seq_len, s.num_hidden, s.seed, s.unroll, s.towers, s.eval_batch,
-                        s.cell, s.num_layers, s.learning_rate)
-    width = len(str(s.epochs))
-    scalars = Scalars(s.log_dir, model.graph)
-    with new_session(model) as session:
+    net = graph_for(settings)
+    epochs = settings.epochs
+    width = len(str(epochs))
+    scalars = Scalars(settings.log_dir, net.graph)
+    with new_session(net) as session:
         first_epoch = 1
         if saved:
-            model.saver.restore(session, saved["prefix"])
+            net.saver.restore(session, saved["prefix"])
             first_epoch = saved["epoch"] + 1
-            left = ("nothing left to train" if first_epoch > s.epochs
-                    else f"on to epoch {s.epochs}")
-            say(f"Continuing from epoch {saved['epoch']}, saved in {s.checkpoint_dir}/ "
+            left = "nothing left to train" if first_epoch > epochs else f"on to epoch {epochs}"
+            say(f"Continuing from epoch {saved['epoch']}, saved in {settings.checkpoint_dir}/ "
                 f"({left}; --fresh starts over)")
         last_saved = saved["epoch"] if saved else None
 
         def save(epoch):
             nonlocal last_saved
-            if s.checkpoint_dir and last_saved != epoch:
-                save_checkpoint(session, model, s.checkpoint_dir, s, epoch)
+            if settings.checkpoint_dir and last_saved != epoch:
+                save_checkpoint(session, net, settings.checkpoint_dir, settings, epoch)
                 last_saved = epoch
 
         step_times = []
         epoch = first_epoch - 1  # the last finished epoch
         with CtrlC() as ctrl_c:
-            while epoch < s.epochs and not ctrl_c.pressed:
+            while epoch < epochs and not ctrl_c.pressed:
                 epoch_start = time.perf_counter()
-                loss, error, steps = train_epoch(session, model, train, s.batch_size)
+                loss, error, steps = train_epoch(session, net, train, settings.batch_size)
                 epoch += 1
                 epoch_time = time.perf_counter() - epoch_start
                 step_times.append(epoch_time / steps)
                 recent = step_times[1:][-50:] or step_times  # the first includes warm-up
-                left = np.mean(recent) * steps * (s.epochs - epoch)
-                say(f"Epoch {epoch:{width}d}/{s.epochs} loss {loss:#10.4g} "
+                left = np.mean(recent) * steps * (epochs - epoch)
+                say(f"Epoch {epoch:{width}d}/{epochs} loss {loss:#10.4g} "
                     f"train error {100 * error:5.1f}% step {1000 * epoch_time / steps:5.1f}ms "
                     f"left {duration(left)}")
                 scalars.add(epoch, loss=loss, train_error=100 * error)
-                if epoch % s.eval_every == 0 and (epoch != s.epochs or len(valid)):
-                    wrong = count_wrong(predicted_counts(session, model), watch, s.seq_len)
-                    say(f"Epoch {epoch:{width}d}/{s.epochs} {watched} error "
+                if epoch % settings.eval_every == 0 and (epoch != epochs or len(valid)):
+                    wrong = count_wrong(predicted_counts(session, net, watch), watch)
+                    say(f"Epoch {epoch:{width}d}/{epochs} {watched} error "
                         f"{100 * wrong / len(watch):.3f}% ({wrong:,} of {len(watch):,} wrong)")
                     scalars.add(epoch, **{f"{watched}_error": 100 * wrong / len(watch)})
-                if epoch % s.save_every == 0:
+                if epoch % settings.save_every == 0:
                     save(epoch)
             save(epoch)  # the end of training, or the epoch Ctrl-C let finish
         if ctrl_c.pressed:
             scalars.close()
-            kept = (f"saved in {s.checkpoint_dir}/; run the same command to continue"
-                    if s.checkpoint_dir else "not saved, as CHECKPOINT_DIR is empty")
-            raise Stopped(f"stopped by Ctrl-C after epoch {epoch} of {s.epochs}; {kept}.")
+            kept = (f"saved in {settings.checkpoint_dir}/; run the same command to continue"
+                    if settings.checkpoint_dir else "not saved, as CHECKPOINT_DIR is empty")
+            raise Stopped(f"stopped by Ctrl-C after epoch {epoch} of {epochs}; {kept}.")
 
-        predicted = predicted_counts(session, model)
-        wrong = count_wrong(predicted, test, s.seq_len)
+        counts = predicted_counts(session, net, test)
+        wrong = count_wrong(counts, test)
         scalars.add(epoch, test_error=100 * wrong / len(test))
         scalars.close()
         say(f"Epoch {epoch} error {100 * wrong / len(test):.1f}% "
@@ -707,13 +870,13 @@ def run(settings, saved=None, out=None):
         say("Test strings by their true count of ones:")
         say(f"  {'count':>5} {'strings':>9} {'wrong':>7} {'error':>8}")
         for count, (total, missed) in enumerate(zip(*errors_by_count(
-                predicted, test, s.seq_len))):
+                counts, test, settings.seq_len))):
             rate = f"{100 * missed / total:7.3f}%" if total else "       -"
             say(f"  {count:5d} {total:9,d} {missed:7,d} {rate}")
 
-        sample = fit_sample(s.sample, s.seq_len)
-        probabilities = predict(session, model, [sample])[0]
-        say(f"Sample {sample}: probability of each count 0..{s.seq_len}:")
+        sample = fit_sample(settings.sample, settings.seq_len)
+        probabilities = predict(session, net, [sample])[0]
+        say(f"Sample {sample}: probability of each count 0..{settings.seq_len}:")
         say("  " + " ".join(f"{p:.3f}" for p in probabilities))
         say(f"  predicted count {int(np.argmax(probabilities))}, "
             f"true count {sample.count('1')}")
@@ -744,12 +907,12 @@ def predict_saved(settings):
                            f"{directory or 'an empty CHECKPOINT_DIR'}/; train one first.")
     shape = saved["settings"]
     check_strings(settings.predict, shape["SEQ_LEN"], directory)
-    model = build_model(seq_len=shape["SEQ_LEN"], num_hidden=shape["NUM_HIDDEN"],
-                        cell=shape["CELL"], num_layers=shape["NUM_LAYERS"],
-                        unroll=settings.unroll, towers=1, eval_batch=1)
-    with tf1.Session(graph=model.graph) as session:
-        model.saver.restore(session, saved["prefix"])
-        probabilities = predict(session, model, settings.predict)
+    net = graph_for(settings, seq_len=shape["SEQ_LEN"], num_hidden=shape["NUM_HIDDEN"],
+                    cell_kind=shape["CELL"], num_layers=shape["NUM_LAYERS"], towers=1,
+                    steps_per_run=1, grading="batches")
+    with tf1.Session(graph=net.graph) as session:
+        net.saver.restore(session, saved["prefix"])
+        probabilities = predict(session, net, settings.predict)
     layers = "layer" if shape["NUM_LAYERS"] == 1 else "layers"
     print(f"Model saved in {directory}/ at epoch {saved['epoch']}: {shape['CELL']}, "
           f"{shape['NUM_LAYERS']} {layers} of {shape['NUM_HIDDEN']} units, "
@@ -761,6 +924,8 @@ def predict_saved(settings):
 
 
 def main(argv=None):
+    """Run the script with argv (the command line's words by default); returns the exit
+    status: 0 done, 2 a setting it cannot run with, 130 stopped by Ctrl-C."""
     try:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
         check_settings(settings)
@@ -778,8 +943,11 @@ def main(argv=None):
     except SettingError as problem:
         print(f"count_ones_lstm.py: {problem}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `--predict ... | head`: the reader went away
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     try:
-        run(settings, saved=saved)
+        train_and_report(settings, saved=saved)
     except Stopped as stop:
         print(f"count_ones_lstm.py: {stop}", file=sys.stderr)
         return 130
