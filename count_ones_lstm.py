@@ -191,25 +191,30 @@ def build_model(*, seq_len, num_hidden, cell_kind, num_layers, learning_rate, se
     glorot = tf1.glorot_uniform_initializer(seed=seed)
     with tf1.variable_scope("model", reuse=tf1.AUTO_REUSE, initializer=glorot):
         if data is None:
-            data = tf1.placeholder(tf.float32, [None, seq_len, 1], name="data")  # (batch, SEQ_LEN, 1)
+            # (batch, SEQ_LEN, 1): one bit per time step
+            data = tf1.placeholder(tf.float32, [None, seq_len, 1], name="data")
         if target is None:
-            target = tf1.placeholder(tf.float32, [None, num_classes], name="target")  # (batch, SEQ_LEN + 1)
+            # (batch, SEQ_LEN + 1): one-hot, a 1 at the string's count of ones
+            target = tf1.placeholder(tf.float32, [None, num_classes], name="target")
 
         layers = [make_cell(cell_kind, num_hidden) for _ in range(num_layers)]
         cell = layers[0] if num_layers == 1 else tf1.nn.rnn_cell.MultiRNNCell(layers)
 
         if unroll == "dynamic" and towers == 1:  # the tutorial's way
-            val, state = tf1.nn.dynamic_rnn(cell, data, dtype=tf.float32)  # val (batch, SEQ_LEN, hidden)
+            # val (batch, SEQ_LEN, hidden): the output after each bit; state: after the last
+            val, state = tf1.nn.dynamic_rnn(cell, data, dtype=tf.float32)
             val = tf.transpose(val, [1, 0, 2])  # (SEQ_LEN, batch, hidden): time first
-            last = tf.gather(val, seq_len - 1)  # (batch, hidden): the output after the last bit
+            last = tf.gather(val, seq_len - 1)  # (batch, hidden): after the last bit
         else:  # the same `last`, computed faster: see "Speed" below
             last = last_output_fast(cell, data, seq_len, unroll, towers)  # (batch, hidden)
 
-        weight = tf1.get_variable("weight", [num_hidden, num_classes], initializer=
-                                  tf1.truncated_normal_initializer(seed=seed))  # (hidden, classes)
-        bias = tf1.get_variable("bias", [num_classes],
-                                initializer=tf1.constant_initializer(0.1))  # (classes,)
-        prediction = tf.nn.softmax(tf.matmul(last, weight) + bias)  # (batch, classes); rows sum to 1
+        weight = tf1.get_variable(  # (hidden, classes), truncated normal like the tutorial's
+            "weight", [num_hidden, num_classes],
+            initializer=tf1.truncated_normal_initializer(seed=seed))
+        bias = tf1.get_variable(  # (classes,), all 0.1
+            "bias", [num_classes], initializer=tf1.constant_initializer(0.1))
+        # (batch, classes): each row a probability for every count, summing to 1
+        prediction = tf.nn.softmax(tf.matmul(last, weight) + bias)
 
     # summed over the batch; the clip keeps log() finite where a probability is 0
     cross_entropy = -tf.reduce_sum(target * tf1.log(tf.clip_by_value(prediction, 1e-10, 1.0)))
@@ -319,7 +324,7 @@ def count_wrong(counts, numbers):
 
 
 def predict(session, net, strings):
-    """Probability of each count, shape (len(strings), seq_len + 1), for strings of 0s and 1s."""
+    """The probability of each count, (len(strings), seq_len + 1), for strings of 0s and 1s."""
     inp, _ = bits_and_labels(np.array([int(s, 2) for s in strings]), net.seq_len)
     return session.run(net.model.prediction, {net.model.data: inp})
 
@@ -350,10 +355,10 @@ def last_output_fast(cell, data, seq_len, unroll, towers):
         part = data[a:b]  # (part, seq_len, 1)
         if unroll == "static":
             bits = tf.unstack(part, num=seq_len, axis=1)  # seq_len x (part, 1), in order
-            outputs, _ = tf1.nn.static_rnn(cell, bits, dtype=tf.float32)  # seq_len x (part, hidden)
+            outputs, _ = tf1.nn.static_rnn(cell, bits, dtype=tf.float32)  # seq_len x (part, h)
             parts.append(outputs[-1])
         else:
-            val, _ = tf1.nn.dynamic_rnn(cell, part, dtype=tf.float32)  # (part, seq_len, hidden)
+            val, _ = tf1.nn.dynamic_rnn(cell, part, dtype=tf.float32)  # (part, seq_len, h)
             parts.append(val[:, -1])
     return tf.concat(parts, 0)  # (batch, hidden)
 
@@ -507,8 +512,8 @@ def read_settings_block(path=__file__):
     for node in ast.parse(text).body:
         if not first < node.lineno < last:
             continue
-        targets = (node.targets if isinstance(node, ast.Assign)
-                   else [node.target] if isinstance(node, ast.AnnAssign) else [])
+        targets = (node.targets if isinstance(node, ast.Assign) else [node.target]
+                   if isinstance(node, ast.AnnAssign) and node.value is not None else [])
         if len(targets) != 1 or not isinstance(targets[0], ast.Name):
             raise SettingError(f"Line {node.lineno} of the settings block, "
                                f"{lines[node.lineno - 1].strip()!r}, is not a setting "
@@ -885,7 +890,7 @@ def train_and_report(settings, saved=None, out=None):
 
 
 def check_strings(strings, seq_len, directory):
-    """Raise SettingError, in one sentence, for the first string the saved model cannot read."""
+    """Raise SettingError, in one sentence, for the first string the model cannot read."""
     for string in strings:
         if not string:
             raise SettingError("--predict was given an empty string; give strings of "

@@ -1,50 +1,66 @@
-"""The script's faster graph must learn exactly what the tutorial's graph learns."""
+"""The speed settings must not change what is learned: the script's fast graph and its plain
+one (the tutorial's dynamic_rnn, transpose and gather, one session.run per batch) start from
+the same weights and take the same Adam steps."""
 
 import numpy as np
 import pytest
 
 import count_ones_lstm as col
-import tutorial_graph
+
+PLAIN = dict(unroll="dynamic", towers=1, steps_per_run=1, grading="batches")
 
 
-@pytest.mark.parametrize("unroll", ["static", "dynamic"])
-def test_from_the_same_start_both_graphs_give_the_same_losses_step_by_step(unroll):
-    train, _, _ = col.split(col.all_strings(col.SEQ_LEN, col.SEED), col.NUM_EXAMPLES)
-    ours = col.build_model(unroll=unroll)  # otherwise the defaults, TOWERS included
-    plain = tutorial_graph.build_tutorial_graph(col.SEQ_LEN, col.NUM_HIDDEN, col.SEED)
+def trainable_values(session, net):
+    with net.graph.as_default():
+        return session.run(col.tf1.trainable_variables())
+
+
+@pytest.mark.parametrize("fast", [
+    dict(),  # the defaults: static unrolling, two towers, 100 steps per run, the tree
+    dict(unroll="dynamic", towers=2, steps_per_run=3),
+    dict(unroll="static", towers=1, steps_per_run=1)])
+def test_from_the_same_seed_fast_and_plain_take_the_same_steps(fast):
+    train, _, test = col.split(col.all_strings(col.SEQ_LEN, col.SEED), col.NUM_EXAMPLES)
+    ours, plain = col.build_graph(**fast), col.build_graph(**PLAIN)
     with col.new_session(ours) as our_session, col.new_session(plain) as plain_session:
-        tutorial_graph.copy_weights(our_session, ours, plain_session, plain)
-        our_losses, plain_losses = [], []
-        for _ in range(4):  # four epochs of the tutorial's batches, in its order: 40 steps
-            # the script's own training loop, inside its graph: one session.run per epoch
-            feed = {ours.strings: train, ours.batch_size: col.BATCH_SIZE}
-            our_losses.extend(our_session.run(ours.step_losses, feed))
-            # the tutorial's: one session.run per batch, fed its bits and labels
-            plain_losses.extend(tutorial_graph.train_epoch(
-                plain_session, plain, train, col.BATCH_SIZE)[0])
-        our_weights = our_session.run(ours.trainable)
-        plain_weights = plain_session.run(plain.trainable)
+        start = trainable_values(our_session, ours)
+        for mine, theirs in zip(start, trainable_values(plain_session, plain), strict=True):
+            assert np.array_equal(mine, theirs)  # the first weights do not hang on speed
+        our_epochs = [col.train_epoch(our_session, ours, train, col.BATCH_SIZE)
+                      for _ in range(4)]  # four epochs of the tutorial's batches: 40 steps
+        plain_epochs = [col.train_epoch(plain_session, plain, train, col.BATCH_SIZE)
+                        for _ in range(4)]
+        our_weights = trainable_values(our_session, ours)
+        plain_weights = trainable_values(plain_session, plain)
+        sample = test[:20000]
+        our_counts = col.predicted_counts(our_session, ours, sample)
+        plain_counts = col.predicted_counts(plain_session, plain, sample)
 
-    assert len(our_losses) == len(plain_losses) == 40
-    # the losses really move (so agreeing is not trivial) ...
-    assert plain_losses[-1] < 0.9 * plain_losses[0]
-    # ... and agree to float32 rounding, step by step, as do the trained weights
+    our_losses = [loss for loss, _, _ in our_epochs]
+    plain_losses = [loss for loss, _, _ in plain_epochs]
+    assert [steps for _, _, steps in our_epochs] == [10] * 4
+    assert plain_losses[-1] < 0.9 * plain_losses[0]  # they really move, so agreeing is news
     np.testing.assert_allclose(our_losses, plain_losses, rtol=1e-5)
-    for mine, theirs in zip(our_weights, plain_weights, strict=True):
+    assert [error for _, error, _ in our_epochs] == [error for _, error, _ in plain_epochs]
+    for mine, theirs, first in zip(our_weights, plain_weights, start, strict=True):
+        assert not np.array_equal(mine, first)  # every variable was trained
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
+    assert np.sum(our_counts != plain_counts) <= 2  # float32 rounding on near-ties at most
 
 
-def test_train_epoch_adds_up_the_losses_of_its_steps_and_counts_them(monkeypatch):
+def test_steps_per_run_cuts_an_epoch_into_runs_and_adds_up_every_step():
     # 25 strings in batches of 4, at most 3 steps per session.run: runs of 3, 3 and 1 steps,
     # the last step on the one string left over
-    monkeypatch.setattr(col, "STEPS_PER_RUN", 3)
     train = col.all_strings(6, seed=2)[:25]
-    model = col.build_model(seq_len=6, num_hidden=5)
-    plain = tutorial_graph.build_tutorial_graph(6, 5, col.SEED)
-    with col.new_session(model) as session, col.new_session(plain) as plain_session:
-        tutorial_graph.copy_weights(session, model, plain_session, plain)
-        loss, error, steps = col.train_epoch(session, model, train, 4)
-        plain_losses, plain_wrong = tutorial_graph.train_epoch(plain_session, plain, train, 4)
-    assert steps == len(plain_losses) == 7
-    assert loss == pytest.approx(sum(plain_losses) / 25, rel=1e-5)
-    assert error == sum(plain_wrong) / 25
+    looped = col.build_graph(seq_len=6, num_hidden=5, steps_per_run=3)
+    plain = col.build_graph(seq_len=6, num_hidden=5, **PLAIN)
+    with col.new_session(looped) as session, col.new_session(plain) as plain_session:
+        loss, error, steps = col.train_epoch(session, looped, train, 4)
+        plain_loss, plain_error, plain_steps = col.train_epoch(plain_session, plain, train, 4)
+        looped_weights = trainable_values(session, looped)
+        plain_weights = trainable_values(plain_session, plain)
+    assert steps == plain_steps == 7
+    assert loss == pytest.approx(plain_loss, rel=1e-5)
+    assert error == plain_error
+    for mine, theirs in zip(looped_weights, plain_weights, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
