@@ -13,6 +13,7 @@ Run it:
     python count_ones_lstm.py --epochs 50    # any setting below can be overridden
     python count_ones_lstm.py --help         # every setting, its default and meaning
     python count_ones_lstm.py --predict 01101001100101101001   # ask the saved model
+    python count_ones_lstm.py --inspect 01101001100101101001   # watch it count, bit by bit
 
 What you will see: one line per epoch (training loss and error, time per step, time
 left), the error on the whole test set every EVAL_EVERY epochs, a last line in the
@@ -77,7 +78,7 @@ NUM_EXAMPLES = 10000  # strings the model trains on; all the others are the test
 VALIDATION_EXAMPLES = 0  # strings kept out of the test set to watch training on (0: none)
 SEED = 0  # drives the shuffle and the initial weights, so a run can be repeated
 # model
-CELL = "lstm"  # the recurrent cell: "lstm" (the tutorial's), "gru", or "rnn" (plain tanh)
+CELL = "lstm"  # "lstm" (the tutorial's), "gru", "rnn" (plain tanh), "handwired" (not trained)
 NUM_HIDDEN = 24  # units in each cell (the size of its output and of its state)
 NUM_LAYERS = 1  # cells stacked on each other; each layer reads the outputs of the one below
 # training
@@ -107,7 +108,7 @@ SETTING_KINDS = {
     "SAVE_EVERY": int, "LOG_DIR": str, "SAMPLE": str, "UNROLL": str, "TOWERS": int,
     "STEPS_PER_RUN": int, "GRADING": str, "EVAL_BATCH": int}
 MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
-CELLS = ("lstm", "gru", "rnn")
+CELLS = ("lstm", "gru", "rnn", "handwired")
 
 
 class SettingError(ValueError):
@@ -168,8 +169,9 @@ def make_cell(kind, num_hidden):
     gru:  a gates kernel (inputs + hidden, 2 * hidden) and a candidate kernel (inputs +
           hidden, hidden), each with a bias; its state is its output, (batch, hidden).
     rnn:  kernel (inputs + hidden, hidden), bias (hidden,): h = tanh([x, h] W + b).
+    handwired: an LSTM whose weights set_handwired() writes, below.
     """
-    if kind == "lstm":
+    if kind in ("lstm", "handwired"):
         return tf1.nn.rnn_cell.LSTMCell(num_hidden, state_is_tuple=True)
     if kind == "gru":
         return tf1.nn.rnn_cell.GRUCell(num_hidden)
@@ -232,13 +234,14 @@ def build_model(*, seq_len, num_hidden, cell_kind, num_layers, learning_rate, se
 def build_graph(*, seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, cell_kind=CELL,
                 num_layers=NUM_LAYERS, learning_rate=LEARNING_RATE, seed=SEED,
                 unroll=UNROLL, towers=TOWERS, steps_per_run=STEPS_PER_RUN,
-                grading=GRADING, eval_batch=EVAL_BATCH):
+                grading=GRADING, eval_batch=EVAL_BATCH, probe=False):
     """The tutorial's model in a tf.Graph of its own, with whatever the speed settings add
     beside it; returns the handles a run needs.
 
     net.model is build_model()'s tutorial graph, fed through its `data` and `target`
     placeholders: it answers questions, and trains when STEPS_PER_RUN is 1. net.loop (if
-    STEPS_PER_RUN > 1) and net.tree (if GRADING is "tree") are the speed work below.
+    STEPS_PER_RUN > 1) and net.tree (if GRADING is "tree") are the speed work below;
+    net.probe (if probe) keeps the cells' state after every bit, for --inspect.
     """
     graph = tf.Graph()
     with graph.as_default():
@@ -252,13 +255,14 @@ def build_graph(*, seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, cell_kind=CELL,
                 if steps_per_run > 1 else None)
         model = build_model(unroll=unroll, towers=towers, **shape)
         tree = build_prefix_tree(model, seq_len, eval_batch) if grading == "tree" else None
+        probe = build_state_probe(model, seq_len) if probe else None
         init = tf1.global_variables_initializer()
         # Every variable, Adam's moments included, so that a run continued from a
         # checkpoint takes exactly the steps an uninterrupted run would have taken.
         saver = tf1.train.Saver(max_to_keep=None)
     graph.finalize()  # from here on, adding a node by accident is an error
-    return SimpleNamespace(graph=graph, model=model, loop=loop, tree=tree, init=init,
-                           saver=saver, seq_len=seq_len, steps_per_run=steps_per_run,
+    return SimpleNamespace(graph=graph, model=model, loop=loop, tree=tree, probe=probe,
+                           init=init, saver=saver, seq_len=seq_len, steps_per_run=steps_per_run,
                            eval_batch=eval_batch)
 
 
@@ -327,6 +331,195 @@ def predict(session, net, strings):
     """The probability of each count, (len(strings), seq_len + 1), for strings of 0s and 1s."""
     inp, _ = bits_and_labels(np.array([int(s, 2) for s in strings]), net.seq_len)
     return session.run(net.model.prediction, {net.model.data: inp})
+
+
+# ---------------------------------------------------------------------------------------
+# Looking inside: what the cell's state does while it counts (--inspect)
+# ---------------------------------------------------------------------------------------
+# An LSTM can count because its cell state c is not squashed between steps: one unit of c
+# can move up by a fixed step for each 1 and hold still for each 0, while its output h =
+# o * tanh(c) stays within (-1, 1). A GRU's or plain RNN's state is its output, always
+# within (-1, 1). build_state_probe() runs the model's own cells one bit at a time and
+# keeps every state; find_counters() measures which units follow the running count.
+
+def build_state_probe(model, seq_len):
+    """The model's cells stepped bit by bit over `bits` (n, seq_len, 1), keeping what the
+    tutorial's dynamic_rnn throws away: the state after every bit, for every layer.
+
+    Returns parts: {name: (n, seq_len, hidden)}, named "c1", "h1" (layer 1's cell state
+    and output; a GRU or plain RNN has only "h1"), "c2", ...; and guesses (n, seq_len):
+    the most probable count if the string ended after each bit.
+    """
+    with tf.name_scope("probe"):
+        bits = tf1.placeholder(tf.float32, [None, seq_len, 1], name="bits")
+        state = tuple(layer.zero_state(tf.shape(bits)[0], tf.float32)
+                      for layer in model.layers)
+        steps = []  # per bit: the state tuple after it
+        for t in range(seq_len):
+            step_input, new_state = bits[:, t], []
+            for layer, layer_state in zip(model.layers, state):
+                step_input, layer_state = layer.call(step_input, layer_state)
+                new_state.append(layer_state)
+            state = tuple(new_state)
+            steps.append(state)
+        parts = {}
+        for number in range(len(model.layers)):
+            layer_steps = [step[number] for step in steps]
+            if isinstance(layer_steps[0], tf1.nn.rnn_cell.LSTMStateTuple):
+                parts[f"c{number + 1}"] = tf.stack([s.c for s in layer_steps], 1)
+                parts[f"h{number + 1}"] = tf.stack([s.h for s in layer_steps], 1)
+            else:
+                parts[f"h{number + 1}"] = tf.stack(layer_steps, 1)
+        outputs = tf.stack([output_of(step) for step in steps], 1)  # (n, seq_len, hidden)
+        logits = tf.einsum("nth,hk->ntk", outputs, model.weight) + model.bias
+        guesses = tf.argmax(logits, 2, output_type=tf.int32)  # (n, seq_len)
+    return SimpleNamespace(bits=bits, parts=parts, guesses=guesses)
+
+
+def states_along(session, net, numbers):
+    """Run the probe on strings given as numbers: ({part: (n, seq_len, hidden)}, guesses
+    (n, seq_len), running counts (n, seq_len): the ones seen up to and with each bit)."""
+    inp, _ = bits_and_labels(np.asarray(numbers), net.seq_len)
+    parts, guesses = session.run([net.probe.parts, net.probe.guesses],
+                                 {net.probe.bits: inp})
+    return parts, guesses, np.cumsum(inp[:, :, 0], axis=1)
+
+
+def find_counters(parts, running):
+    """How closely each unit of each part follows the running count, over every string and
+    bit given. For each part, a SimpleNamespace of:
+      correlation (hidden,): of the unit's value with the running count;
+      step (hidden,): how much the unit moves per 1 read (the slope of the fitted line);
+      exact (hidden,): the share of bits at which the fitted line, rounded, gives the
+        running count exactly: 1.0 for a unit that counts cleanly;
+      best: units, the best first; pair: the share the best unit and the one that adds
+        most to it give together; together: the share all units of the part give."""
+    target = running.reshape(-1)
+    found = {}
+    for name, values in parts.items():
+        flat = values.reshape(-1, values.shape[-1]).astype(np.float64)
+        spread = flat.std(axis=0)
+        covariance = (flat - flat.mean(axis=0)).T @ (target - target.mean()) / len(target)
+        moves = spread > 0
+        correlation = np.divide(covariance, spread * target.std(), out=np.zeros_like(spread),
+                                where=moves)
+        step = covariance / target.var()  # the slope of the unit's value on the count
+        exact = np.array([read_exactly(flat[:, [unit]], target) for unit in range(len(spread))])
+        best = np.lexsort((-np.abs(correlation), -exact))  # by exact share, then correlation
+        pair = max(read_exactly(flat[:, [best[0], other]], target)
+                   for other in range(len(spread)))
+        found[name] = SimpleNamespace(correlation=correlation, step=step, exact=exact,
+                                      best=best, pair=pair,
+                                      together=read_exactly(flat, target))
+    return found
+
+
+def read_exactly(columns, target):
+    """The share of rows whose target a least-squares line (plane) on the columns, rounded
+    to a whole number, gives exactly."""
+    design = np.column_stack([columns, np.ones(len(target))])
+    fitted = design @ np.linalg.lstsq(design, target, rcond=None)[0]
+    return float(np.mean(np.round(fitted) == target))
+
+
+HEAT = " .:-=+*#%@"  # from a unit's value at the lowest counts it sees to the highest
+
+
+def heat(value, low, high, rising=True):
+    """One character for value on the scale low..high (high..low if not rising, for a unit
+    that falls as the count grows), so that a hotter character always means more ones."""
+    if high <= low:
+        return HEAT[0]
+    share = np.clip((value - low) / (high - low), 0, 1)
+    return HEAT[int((share if rising else 1 - share) * (len(HEAT) - 1) + 0.5)]
+
+
+COUNTS_CLEANLY = 0.99  # a unit whose value alone gives the count at this share of bits
+
+
+def describe_counters(found, sample_size, seq_len):
+    """The finder's result in a line per part, and a verdict."""
+    lines = [f"Units that follow the running count, over {sample_size:,} strings x "
+             f"{seq_len} bits (exact: the share of bits where a line through the unit's "
+             "values, rounded, gives the count):"]
+    for name, part in found.items():
+        unit = part.best[0]
+        lines.append(
+            f"  {name}: unit {unit} correlation {part.correlation[unit]:+.3f}, "
+            f"{part.step[unit]:+.3f} per 1, exact {part.exact[unit]:.1%}; best two units "
+            f"{part.pair:.1%}; all {len(part.exact)} units {part.together:.1%}")
+    name, part = max(found.items(), key=lambda item: item[1].exact[item[1].best[0]])
+    if part.exact[part.best[0]] >= COUNTS_CLEANLY:
+        lines.append(f"Unit {part.best[0]} of {name} is a counter: its value alone gives the "
+                     f"running count at {part.exact[part.best[0]]:.1%} of bits.")
+    else:
+        name, part = max(found.items(), key=lambda item: item[1].together)
+        lines.append(f"No single unit counts cleanly; all {len(part.exact)} units of {name} "
+                     f"together give the running count at {part.together:.1%} of bits.")
+    return lines
+
+
+def inspection_rows(string, parts, guesses, found, ranges, shown=3):
+    """The table --inspect prints for one string: a row per bit with the bit, the running
+    count, the model's guess if the string ended there, and the c and h of the units that
+    follow the count most closely (numbers, then one heat character each)."""
+    columns = []  # (part name, unit)
+    for name in found:
+        if name.startswith("h") and f"c{name[1:]}" in found:
+            units = found[f"c{name[1:]}"].best[:shown]  # the h of the same units as c
+        else:
+            units = found[name].best[:shown]
+        columns += [(name, int(unit)) for unit in units]
+    header = " bit ones guess " + "".join(f"{f'{name}[{unit}]':>9}" for name, unit in columns)
+    rows = [header + "  heat"]
+    running = 0
+    for t, bit in enumerate(string):
+        running += bit == "1"
+        values = [parts[name][t, unit] for name, unit in columns]
+        rows.append(f"{bit:>4} {running:4d} {guesses[t]:5d} "
+                    + "".join(f"{value:9.3f}" for value in values) + "  "
+                    + "".join(heat(value, *ranges[name][:, unit],
+                                   rising=found[name].correlation[unit] >= 0)
+                              for value, (name, unit) in zip(values, columns)))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------
+# A counter set by hand: CELL "handwired"
+# ---------------------------------------------------------------------------------------
+# An LSTMCell whose weights the script writes instead of training them, the plainest proof
+# that one unit is enough to count. Unit 0's input, forget and output gates are held open
+# (bias 30: the sigmoid is 1.0 in float32) and its candidate reads the bit alone, with
+# tanh(candidate) = COUNTER_STEP for a 1 and 0 for a 0. So its c grows by COUNTER_STEP for
+# each 1 and stays exactly as it was for each 0, and h = tanh(c) after k ones is the same
+# h_k for every string with k ones. The other units stay at 0. The read-out gives count k
+# the logit SHARPNESS * (2 h_k h - h_k^2), which is largest for the h_k nearest h.
+
+COUNTER_STEP = 1 / 32  # c after k ones is k / 32: at most 0.75 at 24 bits, where tanh is not flat
+SHARPNESS = 1e5  # makes the nearest count's probability 1.000; any value > 0 counts right
+
+
+def handwired_weights(seq_len, num_hidden):
+    """The values of (cell kernel, cell bias, weight, bias) for the hand-set counter."""
+    kernel = np.zeros((1 + num_hidden, 4 * num_hidden), np.float32)  # gates i, j, f, o
+    cell_bias = np.zeros(4 * num_hidden, np.float32)
+    kernel[0, num_hidden] = np.arctanh(COUNTER_STEP)  # unit 0's candidate j reads the bit
+    cell_bias[[0, 2 * num_hidden, 3 * num_hidden]] = 30.0  # its i, f and o always open
+    centres = np.tanh(np.arange(seq_len + 1) * COUNTER_STEP)  # h_k: h after k ones
+    weight = np.zeros((num_hidden, seq_len + 1), np.float32)
+    weight[0] = 2 * SHARPNESS * centres
+    bias = (-SHARPNESS * centres ** 2).astype(np.float32)
+    return kernel, cell_bias, weight, bias
+
+
+def set_handwired(session, net):
+    """Write the hand-set counter's weights into the model's variables."""
+    [cell] = net.model.layers
+    values = handwired_weights(net.seq_len, cell.weights[0].shape[1] // 4)
+    with net.graph.as_default():
+        for variable, value in zip([*cell.weights, net.model.weight, net.model.bias],
+                                   values, strict=True):
+            variable.load(value, session)
 
 
 # ---------------------------------------------------------------------------------------
@@ -485,7 +678,7 @@ def counts_by_tree(session, net):
 # ---------------------------------------------------------------------------------------
 
 BLOCK_START, BLOCK_END = "# --- settings:", "# --- end of settings ---"
-OWN_OPTIONS = ("help", "fresh", "predict")  # options that are not settings
+OWN_OPTIONS = ("help", "fresh", "predict", "inspect")  # options that are not settings
 
 
 def read_settings_block(path=__file__):
@@ -590,6 +783,10 @@ def parse_settings(argv):
     parser.add_argument(
         "--predict", nargs="+", metavar="STRING",
         help="do not train: print the saved model's count for each string of 0s and 1s")
+    parser.add_argument(
+        "--inspect", nargs="+", metavar="STRING",
+        help="do not train: find the saved model's units that follow the count, and show "
+             "them bit by bit for each string")
     known, unknown = parser.parse_known_args(argv)
     if unknown:  # argparse words an unknown option in its own way; say it in ours
         raise SettingError(f"Unknown option {unknown[0]!r}; see --help for the options.")
@@ -636,6 +833,9 @@ def check_settings(settings):
             choices = " or ".join(", ".join(repr(a) for a in allowed).rsplit(", ", 1))
             raise SettingError(f"{name.upper()} is {getattr(settings, name)!r}, but it must "
                                f"be {choices}.")
+    if settings.cell == "handwired" and settings.num_layers != 1:
+        raise SettingError(f"CELL 'handwired' is one LSTM layer set by hand, so NUM_LAYERS "
+                           f"must be 1, not {settings.num_layers}.")
     if not settings.sample or set(settings.sample) - {"0", "1"}:
         raise SettingError(f"SAMPLE is {settings.sample!r}, but it must be a non-empty "
                            "string of 0s and 1s.")
@@ -818,7 +1018,7 @@ def train_and_report(settings, saved=None, out=None):
     # (the tutorial's way); either way the final error is the test set's.
     watched, watch = ("validation", valid) if len(valid) else ("test", test)
     net = graph_for(settings)
-    epochs = settings.epochs
+    epochs = 0 if settings.cell == "handwired" else settings.epochs  # set, not trained
     width = len(str(epochs))
     scalars = Scalars(settings.log_dir, net.graph)
     with new_session(net) as session:
@@ -829,6 +1029,8 @@ def train_and_report(settings, saved=None, out=None):
             left = "nothing left to train" if first_epoch > epochs else f"on to epoch {epochs}"
             say(f"Continuing from epoch {saved['epoch']}, saved in {settings.checkpoint_dir}/ "
                 f"({left}; --fresh starts over)")
+        elif settings.cell == "handwired":
+            set_handwired(session, net)
         last_saved = saved["epoch"] if saved else None
 
         def save(epoch):
@@ -889,43 +1091,79 @@ def train_and_report(settings, saved=None, out=None):
     return wrong
 
 
-def check_strings(strings, seq_len, directory):
+def check_strings(strings, seq_len, directory, option="--predict"):
     """Raise SettingError, in one sentence, for the first string the model cannot read."""
     for string in strings:
         if not string:
-            raise SettingError("--predict was given an empty string; give strings of "
+            raise SettingError(f"{option} was given an empty string; give strings of "
                                f"{seq_len} 0s and 1s.")
         if set(string) - {"0", "1"}:
-            raise SettingError(f"--predict was given {string!r}, which is not made of 0s "
+            raise SettingError(f"{option} was given {string!r}, which is not made of 0s "
                                "and 1s only.")
         if len(string) != seq_len:
-            raise SettingError(f"--predict was given {string!r}, {len(string)} bits long, but "
+            raise SettingError(f"{option} was given {string!r}, {len(string)} bits long, but "
                                f"the model saved in {directory}/ reads {seq_len}-bit strings.")
+
+
+@contextlib.contextmanager
+def saved_model(settings, strings, option, **changes):
+    """The model saved in CHECKPOINT_DIR, restored into a session, after checking that it
+    exists and can read the strings: yields (net, session, saved record)."""
+    directory = settings.checkpoint_dir
+    saved = read_checkpoint(directory) if directory else None
+    if saved is None:
+        raise SettingError(f"{option} needs a trained model, but there is none in "
+                           f"{directory or 'an empty CHECKPOINT_DIR'}/; train one first.")
+    shape = saved["settings"]
+    check_strings(strings, shape["SEQ_LEN"], directory, option)
+    net = graph_for(settings, seq_len=shape["SEQ_LEN"], num_hidden=shape["NUM_HIDDEN"],
+                    cell_kind=shape["CELL"], num_layers=shape["NUM_LAYERS"], towers=1,
+                    steps_per_run=1, grading="batches", **changes)
+    with tf1.Session(graph=net.graph) as session:
+        net.saver.restore(session, saved["prefix"])
+        layers = "layer" if shape["NUM_LAYERS"] == 1 else "layers"
+        print(f"Model saved in {directory}/ at epoch {saved['epoch']}: {shape['CELL']}, "
+              f"{shape['NUM_LAYERS']} {layers} of {shape['NUM_HIDDEN']} units, "
+              f"{shape['SEQ_LEN']}-bit strings")
+        yield net, session, saved
 
 
 def predict_saved(settings):
     """--predict: print the saved model's answer for each string, without training."""
-    directory = settings.checkpoint_dir
-    saved = read_checkpoint(directory) if directory else None
-    if saved is None:
-        raise SettingError(f"--predict needs a trained model, but there is none in "
-                           f"{directory or 'an empty CHECKPOINT_DIR'}/; train one first.")
-    shape = saved["settings"]
-    check_strings(settings.predict, shape["SEQ_LEN"], directory)
-    net = graph_for(settings, seq_len=shape["SEQ_LEN"], num_hidden=shape["NUM_HIDDEN"],
-                    cell_kind=shape["CELL"], num_layers=shape["NUM_LAYERS"], towers=1,
-                    steps_per_run=1, grading="batches")
-    with tf1.Session(graph=net.graph) as session:
-        net.saver.restore(session, saved["prefix"])
+    with saved_model(settings, settings.predict, "--predict") as (net, session, _):
         probabilities = predict(session, net, settings.predict)
-    layers = "layer" if shape["NUM_LAYERS"] == 1 else "layers"
-    print(f"Model saved in {directory}/ at epoch {saved['epoch']}: {shape['CELL']}, "
-          f"{shape['NUM_LAYERS']} {layers} of {shape['NUM_HIDDEN']} units, "
-          f"{shape['SEQ_LEN']}-bit strings")
     for string, row in zip(settings.predict, probabilities):
         count = int(np.argmax(row))
         print(f"{string} predicted count {count} (probability {row[count]:.3f}), "
               f"true count {string.count('1')}")
+
+
+INSPECT_SAMPLE = 2000  # strings the unit finder measures (every bit of each)
+
+
+def inspect_saved(settings):
+    """--inspect: find the units that count, then show them bit by bit for each string."""
+    with saved_model(settings, settings.inspect, "--inspect", probe=True) as (
+            net, session, saved):
+        rng = np.random.default_rng(settings.seed)
+        sample = rng.choice(2 ** net.seq_len, min(INSPECT_SAMPLE, 2 ** net.seq_len),
+                            replace=False)
+        parts, _, running = states_along(session, net, sample)
+        asked = states_along(session, net, [int(s, 2) for s in settings.inspect])
+    found = find_counters(parts, running)
+    ranges = {name: np.stack([values.min(axis=(0, 1)), values.max(axis=(0, 1))])
+              for name, values in parts.items()}
+    if not any(name.startswith("c") for name in parts):
+        print(f"A {saved['settings']['CELL']} cell has no cell state c: its state is its "
+              "output h.")
+    for line in describe_counters(found, len(sample), net.seq_len):
+        print(line)
+    for number, string in enumerate(settings.inspect):
+        string_parts = {name: values[number] for name, values in asked[0].items()}
+        print(f"String {string}: true count {string.count('1')}, "
+              f"predicted {asked[1][number][-1]}")
+        for row in inspection_rows(string, string_parts, asked[1][number], found, ranges):
+            print(row)
 
 
 def main(argv=None):
@@ -936,6 +1174,9 @@ def main(argv=None):
         check_settings(settings)
         if settings.predict is not None:
             predict_saved(settings)
+            return 0
+        if settings.inspect is not None:
+            inspect_saved(settings)
             return 0
         saved = None
         if settings.checkpoint_dir and not settings.fresh:

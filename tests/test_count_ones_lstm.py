@@ -366,7 +366,7 @@ BAD_SETTINGS = [
     (["--learning-rate", "0"], "LEARNING_RATE is 0.0, but it must be a number more than 0"),
     (["--learning-rate", "inf"], "LEARNING_RATE is inf"),
     (["--learning-rate", "fast"], "LEARNING_RATE must be a number, got 'fast'"),
-    (["--cell", "LSTM"], "CELL is 'LSTM', but it must be 'lstm', 'gru' or 'rnn'"),
+    (["--cell", "LSTM"], "CELL is 'LSTM', but it must be 'lstm', 'gru', 'rnn' or 'handwired'"),
     (["--num-layers", "0"], "NUM_LAYERS is 0, but it must be 1 or more"),
     (["--save-every", "0"], "SAVE_EVERY is 0, but it must be 1 or more"),
     (["--predict"], "Argument --predict: expected at least one argument"),
@@ -700,3 +700,87 @@ def test_a_constant_of_your_own_becomes_an_option(tmp_path):
     copy = edited_copy(tmp_path, ("SEED = ", "SEED = 0\nMY_RATE = 0.5  # my own knob"))
     help_text = " ".join(run_copy(copy, "--help").stdout.split())
     assert "--my-rate MY_RATE my own knob (default: 0.5)" in help_text
+
+
+# --- looking inside: --inspect, the unit finder and the hand-set counter ----------------------
+
+@pytest.mark.parametrize("seq_len", [1, 5, 12, 20])
+def test_the_hand_set_counter_counts_every_string_right(seq_len):
+    numbers = np.arange(2 ** seq_len, dtype=np.int32)
+    net = col.build_graph(seq_len=seq_len, cell_kind="handwired")
+    with col.new_session(net) as session:
+        untrained = col.count_wrong(col.predicted_counts(session, net, numbers), numbers)
+        col.set_handwired(session, net)
+        counts = col.predicted_counts(session, net, numbers)
+        probabilities = col.predict(session, net, ["1" * seq_len, "0" * seq_len])
+    assert untrained > 0  # the weights it starts with do not count
+    assert col.count_wrong(counts, numbers) == 0
+    assert probabilities[0].argmax() == seq_len and probabilities[1].argmax() == 0
+    assert probabilities.max(axis=1).min() > 0.999
+
+
+def test_the_unit_finder_finds_the_planted_counter_and_none_in_an_untrained_model():
+    numbers = col.all_strings(20, seed=0)[:300]
+    net = col.build_graph(seq_len=20, cell_kind="handwired", probe=True)
+    with col.new_session(net) as session:
+        parts, _, running = col.states_along(session, net, numbers)
+        untrained = col.find_counters(parts, running)
+        col.set_handwired(session, net)
+        parts, guesses, running = col.states_along(session, net, numbers)
+    found = col.find_counters(parts, running)
+    assert found["c1"].best[0] == 0  # unit 0 is the counter
+    assert found["c1"].exact[0] == 1.0
+    assert found["c1"].correlation[0] == pytest.approx(1, abs=1e-6)
+    assert found["c1"].step[0] == pytest.approx(col.COUNTER_STEP, rel=1e-4)
+    assert np.array_equal(guesses, running)  # right after every bit, not only the last
+    lines = col.describe_counters(found, 300, 20)
+    assert lines[-1] == ("Unit 0 of c1 is a counter: its value alone gives the running count "
+                         "at 100.0% of bits.")
+    # before training, units drift with the number of bits read, so they correlate with the
+    # count, but none gives it: measured 45% and 40% of bits for the best, seeds 0 and 1
+    assert untrained["c1"].exact.max() < 0.9 and untrained["h1"].exact.max() < 0.9
+    assert col.describe_counters(untrained, 300, 20)[-1].startswith(
+        "No single unit counts cleanly")
+
+
+@pytest.mark.parametrize("cell, num_layers", [("lstm", 1), ("gru", 1), ("rnn", 1), ("lstm", 2)])
+def test_inspect_prints_a_row_per_bit_with_the_running_count(cell, num_layers, tmp_path, capsys):
+    where = ["--checkpoint-dir", str(tmp_path)]
+    assert col.main(["--seq-len", "6", "--num-examples", "40", "--batch-size", "10",
+                     "--epochs", "2", "--cell", cell, "--num-layers", str(num_layers)]
+                    + where) == 0
+    capsys.readouterr()
+    assert col.main(["--inspect", "101101", "000001"] + where) == 0
+    out = capsys.readouterr().out
+    parts = [f"{kind}{layer}" for layer in range(1, num_layers + 1)
+             for kind in (("c", "h") if cell == "lstm" else ("h",))]
+    for part in parts:
+        assert re.search(rf"^  {part}: unit \d+ correlation [+-]\d\.\d{{3}}, [+-]\d+\.\d{{3}} "
+                         r"per 1, exact \d+\.\d%; best two units \d+\.\d%; all 24 units ",
+                         out, re.MULTILINE), out
+    assert ("has no cell state c" in out) == (cell != "lstm")
+    for string in ("101101", "000001"):
+        block = out.split(f"String {string}: true count {string.count('1')}, predicted ")[1]
+        rows = block.splitlines()[2:8]
+        assert [row.split()[:2] for row in rows] == [
+            [bit, str(string[:t + 1].count("1"))] for t, bit in enumerate(string)]
+        shown = 3 * len(parts)
+        for row in rows:
+            fields = row.split()
+            assert 0 <= int(fields[2]) <= 6 and len(fields[3:3 + shown]) == shown
+
+
+@pytest.mark.parametrize("argv, sentence", [
+    (["--inspect", "01a110"], "--inspect was given '01a110', which is not made of 0s and 1s"),
+    (["--inspect", "0101"], "--inspect was given '0101', 4 bits long, but the model saved in"),
+    (["--cell", "handwired", "--num-layers", "2"],
+     "CELL 'handwired' is one LSTM layer set by hand, so NUM_LAYERS must be 1, not 2."),
+])
+def test_inspect_and_the_hand_set_counter_refuse_what_they_cannot_do(argv, sentence, trained,
+                                                                     capsys):
+    refused(argv + ["--checkpoint-dir", str(trained)], capsys, sentence)
+
+
+def test_inspect_without_a_checkpoint_says_so(tmp_path, capsys):
+    refused(["--inspect", "0101", "--checkpoint-dir", str(tmp_path / "none")], capsys,
+            "--inspect needs a trained model, but there is none in")
