@@ -24,8 +24,9 @@ command again continues from there (--fresh starts over), and Ctrl-C stops at th
 an epoch, saved.
 
 Reading order: settings, data, the tutorial's model (build_model), training, grading,
-prediction; then the speed work that wraps the model without changing it; then the
-command line, checkpoints, Ctrl-C, TensorBoard and main().
+prediction; then a look inside the cell (--inspect) and a counter set by hand; then the
+speed work that wraps the model without changing it; then the command line, checkpoints,
+Ctrl-C, TensorBoard and main().
 """
 
 import argparse
@@ -437,11 +438,11 @@ def heat(value, low, high, rising=True):
 COUNTS_CLEANLY = 0.99  # a unit whose value alone gives the count at this share of bits
 
 
-def describe_counters(found, sample_size, seq_len):
-    """The finder's result in a line per part, and a verdict."""
+def describe_counters(found, sample_size, seq_len, at_end=None):
+    """The finder's result in a line per part, and a verdict; at_end, if given, is
+    find_counters() on the last bit alone, where the read-out looks."""
     lines = [f"Units that follow the running count, over {sample_size:,} strings x "
-             f"{seq_len} bits (exact: the share of bits where a line through the unit's "
-             "values, rounded, gives the count):"]
+             f"{seq_len} bits (exact: how often a line through its value gives the count):"]
     for name, part in found.items():
         unit = part.best[0]
         lines.append(
@@ -456,6 +457,10 @@ def describe_counters(found, sample_size, seq_len):
         name, part = max(found.items(), key=lambda item: item[1].together)
         lines.append(f"No single unit counts cleanly; all {len(part.exact)} units of {name} "
                      f"together give the running count at {part.together:.1%} of bits.")
+    if at_end:
+        lines.append("At the last bit alone: " + "; ".join(
+            f"{name} unit {part.best[0]} exact {part.exact[part.best[0]]:.1%}, all "
+            f"{len(part.exact)} units {part.together:.1%}" for name, part in at_end.items()))
     return lines
 
 
@@ -1151,12 +1156,14 @@ def inspect_saved(settings):
         parts, _, running = states_along(session, net, sample)
         asked = states_along(session, net, [int(s, 2) for s in settings.inspect])
     found = find_counters(parts, running)
+    at_end = find_counters({name: values[:, -1:] for name, values in parts.items()},
+                           running[:, -1:])
     ranges = {name: np.stack([values.min(axis=(0, 1)), values.max(axis=(0, 1))])
               for name, values in parts.items()}
     if not any(name.startswith("c") for name in parts):
-        print(f"A {saved['settings']['CELL']} cell has no cell state c: its state is its "
-              "output h.")
-    for line in describe_counters(found, len(sample), net.seq_len):
+        kind = {"gru": "GRU", "rnn": "plain RNN"}[saved["settings"]["CELL"]]
+        print(f"A {kind} cell has no cell state c: its state is its output h.")
+    for line in describe_counters(found, len(sample), net.seq_len, at_end):
         print(line)
     for number, string in enumerate(settings.inspect):
         string_parts = {name: values[number] for name, values in asked[0].items()}
