@@ -1153,7 +1153,7 @@ def inspect_saved(settings):
         rng = np.random.default_rng(settings.seed)
         sample = rng.choice(2 ** net.seq_len, min(INSPECT_SAMPLE, 2 ** net.seq_len),
                             replace=False)
-        parts, _, running = states_along(session, net, sample)
+        parts, guesses, running = states_along(session, net, sample)
         asked = states_along(session, net, [int(s, 2) for s in settings.inspect])
     found = find_counters(parts, running)
     at_end = find_counters({name: values[:, -1:] for name, values in parts.items()},
@@ -1165,6 +1165,9 @@ def inspect_saved(settings):
         print(f"A {kind} cell has no cell state c: its state is its output h.")
     for line in describe_counters(found, len(sample), net.seq_len, at_end):
         print(line)
+    print(f"The model's guess, had each string ended there, is right at "
+          f"{np.mean(guesses == running):.1%} of bits (at the last bit: "
+          f"{np.mean(guesses[:, -1] == running[:, -1]):.1%}).")
     for number, string in enumerate(settings.inspect):
         string_parts = {name: values[number] for name, values in asked[0].items()}
         print(f"String {string}: true count {string.count('1')}, "
