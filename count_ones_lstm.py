@@ -75,6 +75,7 @@ warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed"
 # --- settings: edit them here, or override one for a single run with --name value ---
 # data
 SEQ_LEN = 20  # bits per string; every one of the 2**SEQ_LEN strings is made (1 to 24)
+MIN_LEN = 0  # if 1 or more, every string of MIN_LEN to SEQ_LEN bits is made (0: SEQ_LEN)
 NUM_EXAMPLES = 10000  # strings the model trains on; all the others are the test set
 VALIDATION_EXAMPLES = 0  # strings kept out of the test set to watch training on (0: none)
 SEED = 0  # drives the shuffle and the initial weights, so a run can be repeated
@@ -103,7 +104,7 @@ EVAL_BATCH = 65536  # at most how many strings one grading run holds
 # The kind of value each setting takes, whatever its line above says now. A constant of
 # your own added to the block becomes an option too, of the kind its value has.
 SETTING_KINDS = {
-    "SEQ_LEN": int, "NUM_EXAMPLES": int, "VALIDATION_EXAMPLES": int, "SEED": int,
+    "SEQ_LEN": int, "MIN_LEN": int, "NUM_EXAMPLES": int, "VALIDATION_EXAMPLES": int, "SEED": int,
     "CELL": str, "NUM_HIDDEN": int, "NUM_LAYERS": int, "BATCH_SIZE": int,
     "LEARNING_RATE": float, "EPOCHS": int, "EVAL_EVERY": int, "CHECKPOINT_DIR": str,
     "SAVE_EVERY": int, "LOG_DIR": str, "SAMPLE": str, "UNROLL": str, "TOWERS": int,
@@ -123,32 +124,58 @@ class Stopped(Exception):
 # ---------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------
-# A string is kept as the number it spells (most significant bit first): 4 bytes instead
-# of the 164 its float bits and one-hot label take at 20 bits. Only the batch being
-# trained on (or asked about) is turned into bits and labels.
+# A string is kept as one number, its code: 4 bytes instead of the 164 its float bits and
+# one-hot label take at 20 bits. A string of SEQ_LEN bits is the number it spells (most
+# significant bit first); with MIN_LEN below SEQ_LEN, the strings of each shorter length L
+# take the next range of codes, from length_offset(L), so that every string of every
+# length has a code of its own. Only the batch being trained on (or asked about) is turned
+# into bits and labels.
 
-def all_strings(seq_len, seed):
-    """Every string of seq_len bits exactly once, as the numbers they spell, shuffled by
-    seed: int32 array of shape (2**seq_len,)."""
+def length_offset(length, seq_len):
+    """The first code of the strings `length` bits long: 0 for SEQ_LEN bits, then each
+    shorter length's range right after the longer one's."""
+    return 2 ** (seq_len + 1) - 2 ** (np.asarray(length, dtype=np.int64) + 1)
+
+
+def all_strings(seq_len, seed, min_len=None):
+    """Every string of min_len to seq_len bits (min_len: seq_len if not given) exactly
+    once, as codes, shuffled by seed: int32 array of 2**(seq_len + 1) - 2**min_len codes
+    (2**seq_len of them when every string is seq_len bits long)."""
+    total = 2 ** (seq_len + 1) - 2 ** (min_len or seq_len)
     rng = np.random.default_rng(seed)
-    return rng.permutation(np.arange(2 ** seq_len, dtype=np.int32))
+    return rng.permutation(np.arange(total, dtype=np.int32))
 
 
-def ones_in(numbers):
+def spelled(codes, seq_len):
+    """(numbers, lengths) of the strings with these codes: what each spells and its bits."""
+    codes = np.asarray(codes, dtype=np.int64)
+    starts = length_offset(np.arange(seq_len - 1, 0, -1), seq_len)  # lengths seq_len - 1..1
+    lengths = seq_len - np.sum(codes[:, None] >= starts[None, :], axis=1)
+    return codes - length_offset(lengths, seq_len), lengths
+
+
+def code_of(string, seq_len):
+    """The code of a string of 0s and 1s."""
+    return int(int(string, 2) + length_offset(len(string), seq_len))
+
+
+def ones_in(codes, seq_len):
     """The number of ones in each string: its true count, the class to predict."""
-    return np.bitwise_count(numbers).astype(np.int64)
+    return np.bitwise_count(spelled(codes, seq_len)[0]).astype(np.int64)
 
 
-def bits_and_labels(numbers, seq_len):
-    """Strings as numbers -> what the tutorial feeds to `data` and `target`.
+def bits_and_labels(codes, seq_len):
+    """Strings as codes -> what the tutorial feeds to `data` and `target`, and lengths.
 
-    bits: float32 (n, seq_len, 1), one bit per time step, most significant bit first;
-    labels: float32 one-hot (n, seq_len + 1), a 1 at the string's number of ones.
+    bits: float32 (n, seq_len, 1), one bit per time step, most significant bit first, a
+    shorter string padded with zeros after its last bit; labels: float32 one-hot
+    (n, seq_len + 1), a 1 at the string's number of ones; lengths: int32 (n,).
     """
-    shifts = np.arange(seq_len - 1, -1, -1)                       # high bit first
-    bits = ((numbers[:, None] >> shifts) & 1).astype(np.float32)  # (n, seq_len)
-    labels = np.eye(seq_len + 1, dtype=np.float32)[ones_in(numbers)]  # (n, seq_len + 1)
-    return bits[:, :, None], labels                               # (n, seq_len, 1)
+    numbers, lengths = spelled(codes, seq_len)
+    shifts = lengths[:, None] - 1 - np.arange(seq_len)            # high bit first
+    bits = np.where(shifts >= 0, (numbers[:, None] >> np.maximum(shifts, 0)) & 1, 0)
+    labels = np.eye(seq_len + 1, dtype=np.float32)[np.bitwise_count(numbers)]
+    return bits.astype(np.float32)[:, :, None], labels, lengths.astype(np.int32)
 
 
 def split(numbers, num_examples, validation_examples=0):
@@ -180,13 +207,14 @@ def make_cell(kind, num_hidden):
 
 
 def build_model(*, seq_len, num_hidden, cell_kind, num_layers, learning_rate, seed,
-                unroll="dynamic", towers=1, optimizer=None, data=None, target=None):
+                min_len=None, unroll="dynamic", towers=1, optimizer=None, data=None,
+                target=None, lengths=None):
     """The tutorial's graph, line for line, in its order; returns its tensors by name.
 
-    data and target are placeholders made here, unless a caller gives tensors of the same
-    shapes (the training loop inside the graph does, batch by batch). Every call in one
-    graph shares the same variables; give all of them one `optimizer`, so that they share
-    Adam's state too.
+    data and target (and lengths, for strings shorter than seq_len) are placeholders made
+    here, unless a caller gives tensors of the same shapes (the training loop inside the
+    graph does, batch by batch). Every call in one graph shares the same variables; give
+    all of them one `optimizer`, so that they share Adam's state too.
     """
     num_classes = seq_len + 1  # a string holds 0, 1, ..., seq_len ones
     # The cells' kernels start Glorot-uniform, TF1's default, drawn from SEED alone, so that
@@ -199,17 +227,26 @@ def build_model(*, seq_len, num_hidden, cell_kind, num_layers, learning_rate, se
         if target is None:
             # (batch, SEQ_LEN + 1): one-hot, a 1 at the string's count of ones
             target = tf1.placeholder(tf.float32, [None, num_classes], name="target")
+        if lengths is None and (min_len or seq_len) < seq_len:
+            # (batch,): each string's own length; its bits after that are padding, zeros
+            lengths = tf1.placeholder(tf.int32, [None], name="lengths")
 
         layers = [make_cell(cell_kind, num_hidden) for _ in range(num_layers)]
         cell = layers[0] if num_layers == 1 else tf1.nn.rnn_cell.MultiRNNCell(layers)
 
-        if unroll == "dynamic" and towers == 1:  # the tutorial's way
+        if unroll == "dynamic" and towers == 1 and lengths is None:  # the tutorial's way
             # val (batch, SEQ_LEN, hidden): the output after each bit; state: after the last
             val, state = tf1.nn.dynamic_rnn(cell, data, dtype=tf.float32)
             val = tf.transpose(val, [1, 0, 2])  # (SEQ_LEN, batch, hidden): time first
             last = tf.gather(val, seq_len - 1)  # (batch, hidden): after the last bit
+        elif unroll == "dynamic" and towers == 1:  # the same for strings of mixed lengths:
+            # val as above, but zeros after each string's own last bit, where the cell stops
+            val, state = tf1.nn.dynamic_rnn(cell, data, sequence_length=lengths,
+                                            dtype=tf.float32)
+            ends = tf.stack([tf.range(tf.shape(val)[0]), lengths - 1], 1)  # (batch, 2)
+            last = tf.gather_nd(val, ends)  # (batch, hidden): after each one's last bit
         else:  # the same `last`, computed faster: see "Speed" below
-            last = last_output_fast(cell, data, seq_len, unroll, towers)  # (batch, hidden)
+            last = last_output_fast(cell, data, seq_len, unroll, towers, lengths)
 
         weight = tf1.get_variable(  # (hidden, classes), truncated normal like the tutorial's
             "weight", [num_hidden, num_classes],
@@ -227,12 +264,12 @@ def build_model(*, seq_len, num_hidden, cell_kind, num_layers, learning_rate, se
     mistakes = tf.not_equal(tf.argmax(target, 1), tf.argmax(prediction, 1))  # (batch,) bool
     error = tf.reduce_mean(tf.cast(mistakes, tf.float32))  # (): the share of strings wrong
     return SimpleNamespace(
-        data=data, target=target, layers=layers, cell=cell, last=last, weight=weight,
+        data=data, target=target, lengths=lengths, layers=layers, cell=cell, last=last, weight=weight,
         bias=bias, prediction=prediction, cross_entropy=cross_entropy, minimize=minimize,
         mistakes=mistakes, error=error)
 
 
-def build_graph(*, seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, cell_kind=CELL,
+def build_graph(*, seq_len=SEQ_LEN, min_len=MIN_LEN, num_hidden=NUM_HIDDEN, cell_kind=CELL,
                 num_layers=NUM_LAYERS, learning_rate=LEARNING_RATE, seed=SEED,
                 unroll=UNROLL, towers=TOWERS, steps_per_run=STEPS_PER_RUN,
                 grading=GRADING, eval_batch=EVAL_BATCH, probe=False):
@@ -247,15 +284,17 @@ def build_graph(*, seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, cell_kind=CELL,
     graph = tf.Graph()
     with graph.as_default():
         tf1.set_random_seed(seed)
-        shape = dict(seq_len=seq_len, num_hidden=num_hidden, cell_kind=cell_kind,
-                     num_layers=num_layers, learning_rate=learning_rate, seed=seed,
+        min_len = min_len or seq_len  # 0: every string seq_len bits long
+        shape = dict(seq_len=seq_len, min_len=min_len, num_hidden=num_hidden,
+                     cell_kind=cell_kind, num_layers=num_layers, learning_rate=learning_rate, seed=seed,
                      optimizer=tf1.train.AdamOptimizer(learning_rate))
         # The loop comes first, so that the variables are made inside it: TensorFlow then
         # reads them afresh at every step (made outside, they would be read once a run).
         loop = (build_training_loop(unroll=unroll, towers=towers, **shape)
                 if steps_per_run > 1 else None)
         model = build_model(unroll=unroll, towers=towers, **shape)
-        tree = build_prefix_tree(model, seq_len, eval_batch) if grading == "tree" else None
+        tree = (build_prefix_tree(model, seq_len, eval_batch, min_len)
+                if grading == "tree" else None)
         probe = build_state_probe(model, seq_len) if probe else None
         init = tf1.global_variables_initializer()
         # Every variable, Adam's moments included, so that a run continued from a
@@ -263,8 +302,8 @@ def build_graph(*, seq_len=SEQ_LEN, num_hidden=NUM_HIDDEN, cell_kind=CELL,
         saver = tf1.train.Saver(max_to_keep=None)
     graph.finalize()  # from here on, adding a node by accident is an error
     return SimpleNamespace(graph=graph, model=model, loop=loop, tree=tree, probe=probe,
-                           init=init, saver=saver, seq_len=seq_len, steps_per_run=steps_per_run,
-                           eval_batch=eval_batch)
+                           init=init, saver=saver, seq_len=seq_len, min_len=min_len,
+                           steps_per_run=steps_per_run, eval_batch=eval_batch)
 
 
 def new_session(net):
@@ -289,9 +328,9 @@ def train_epoch(session, net, numbers, batch_size):
     model = net.model
     total_loss, total_wrong, steps = 0.0, 0, 0
     for start in range(0, len(numbers), batch_size):
-        inp, out = bits_and_labels(numbers[start:start + batch_size], net.seq_len)
+        inp, out, lengths = bits_and_labels(numbers[start:start + batch_size], net.seq_len)
         _, loss, mistakes = session.run([model.minimize, model.cross_entropy, model.mistakes],
-                                        {model.data: inp, model.target: out})
+                                        feed(model, inp, out, lengths))
         total_loss += float(loss)
         total_wrong += int(mistakes.sum())
         steps += 1
@@ -308,30 +347,44 @@ def predicted_counts(session, net, numbers):
         return counts_by_tree(session, net)[numbers]
     counts = []  # the tutorial's way: feed the strings to `data`, EVAL_BATCH at a time
     for start in range(0, len(numbers), net.eval_batch):
-        inp, _ = bits_and_labels(numbers[start:start + net.eval_batch], net.seq_len)
-        counts.append(session.run(net.model.prediction, {net.model.data: inp}).argmax(axis=1))
+        inp, _, lengths = bits_and_labels(numbers[start:start + net.eval_batch], net.seq_len)
+        counts.append(session.run(net.model.prediction,
+                                  feed(net.model, inp, lengths=lengths)).argmax(axis=1))
     return np.concatenate(counts)
 
 
-def errors_by_count(counts, numbers, seq_len):
-    """For each true count 0..seq_len: (how many of the strings have it, how many of those
-    the model counts wrong), from predicted_counts(..., numbers). The rare counts (all
-    zeros, all ones) are where to look."""
-    true = ones_in(numbers)
-    wrong = counts != true
-    return (np.bincount(true, minlength=seq_len + 1),
-            np.bincount(true[wrong], minlength=seq_len + 1))
+def feed(model, inp, out=None, lengths=None):
+    """The feed dict for the tutorial's placeholders: data, target if given, and lengths
+    if the model reads strings of mixed lengths."""
+    fed = {model.data: inp}
+    if out is not None:
+        fed[model.target] = out
+    if model.lengths is not None:
+        fed[model.lengths] = lengths
+    return fed
 
 
-def count_wrong(counts, numbers):
+def errors_by(key, counts, numbers, seq_len):
+    """For each value of key ("count": of ones, or "bits": the length; 0..seq_len): (how many of the
+    strings have it, how many of those the model counts wrong), from predicted_counts(...,
+    numbers). The rare counts (all zeros, all ones) are where to look."""
+    values = ones_in(numbers, seq_len) if key == "count" else spelled(numbers, seq_len)[1]
+    values = values.astype(np.int64)
+    wrong = counts != ones_in(numbers, seq_len)
+    return (np.bincount(values, minlength=seq_len + 1),
+            np.bincount(values[wrong], minlength=seq_len + 1))
+
+
+def count_wrong(counts, numbers, seq_len):
     """How many of the strings the model counts wrong."""
-    return int(np.sum(counts != ones_in(numbers)))
+    return int(np.sum(counts != ones_in(numbers, seq_len)))
 
 
 def predict(session, net, strings):
     """The probability of each count, (len(strings), seq_len + 1), for strings of 0s and 1s."""
-    inp, _ = bits_and_labels(np.array([int(s, 2) for s in strings]), net.seq_len)
-    return session.run(net.model.prediction, {net.model.data: inp})
+    inp, _, lengths = bits_and_labels(np.array([code_of(s, net.seq_len) for s in strings]),
+                                      net.seq_len)
+    return session.run(net.model.prediction, feed(net.model, inp, lengths=lengths))
 
 
 # ---------------------------------------------------------------------------------------
@@ -380,7 +433,7 @@ def build_state_probe(model, seq_len):
 def states_along(session, net, numbers):
     """Run the probe on strings given as numbers: ({part: (n, seq_len, hidden)}, guesses
     (n, seq_len), running counts (n, seq_len): the ones seen up to and with each bit)."""
-    inp, _ = bits_and_labels(np.asarray(numbers), net.seq_len)
+    inp, _, _ = bits_and_labels(np.asarray(numbers), net.seq_len)
     parts, guesses = session.run([net.probe.parts, net.probe.guesses],
                                  {net.probe.bits: inp})
     return parts, guesses, np.cumsum(inp[:, :, 0], axis=1)
@@ -538,7 +591,7 @@ def set_handwired(session, net):
 #   session.run takes many Adam steps, each a call of build_model on its batch.
 # - GRADING "tree": strings that begin alike share the cell's work up to where they part.
 
-def last_output_fast(cell, data, seq_len, unroll, towers):
+def last_output_fast(cell, data, seq_len, unroll, towers, lengths=None):
     """build_model's `last`, (batch, seq_len, 1) -> (batch, hidden), computed faster.
 
     The batch is cut into `towers` parts that share the cell's weights but no operation,
@@ -551,24 +604,40 @@ def last_output_fast(cell, data, seq_len, unroll, towers):
     parts = []
     for a, b in zip(bounds, bounds[1:]):
         part = data[a:b]  # (part, seq_len, 1)
+        part_lengths = None if lengths is None else lengths[a:b]  # (part,)
         if unroll == "static":
             bits = tf.unstack(part, num=seq_len, axis=1)  # seq_len x (part, 1), in order
-            outputs, _ = tf1.nn.static_rnn(cell, bits, dtype=tf.float32)  # seq_len x (part, h)
-            parts.append(outputs[-1])
+            outputs, _ = tf1.nn.static_rnn(cell, bits, sequence_length=part_lengths,
+                                           dtype=tf.float32)  # seq_len x (part, h)
+            if part_lengths is None:
+                parts.append(outputs[-1])
+                continue
+            val = tf.stack(outputs, 1)  # (part, seq_len, h)
         else:
-            val, _ = tf1.nn.dynamic_rnn(cell, part, dtype=tf.float32)  # (part, seq_len, h)
+            val, _ = tf1.nn.dynamic_rnn(cell, part, sequence_length=part_lengths,
+                                        dtype=tf.float32)  # (part, seq_len, h)
+        if part_lengths is None:
             parts.append(val[:, -1])
+        else:  # each string's output after its own last bit
+            ends = tf.stack([tf.range(tf.shape(val)[0]), part_lengths - 1], 1)  # (part, 2)
+            parts.append(tf.gather_nd(val, ends))
     return tf.concat(parts, 0)  # (batch, hidden)
 
 
-def bits_and_labels_in_graph(numbers, seq_len):
-    """bits_and_labels() as TensorFlow operations: an int32 tensor (n,) -> bits
-    (n, seq_len, 1) and one-hot labels (n, seq_len + 1), both float32."""
-    shifts = tf.range(seq_len - 1, -1, -1)                                  # high bit first
-    bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(numbers[:, None], shifts), 1)
-    counts = tf.cast(tf.raw_ops.PopulationCount(x=numbers), tf.int32)       # ones per string
-    labels = tf.one_hot(counts, seq_len + 1, dtype=tf.float32)              # (n, seq_len + 1)
-    return tf.cast(bits, tf.float32)[:, :, None], labels                    # (n, seq_len, 1)
+def bits_and_labels_in_graph(codes, seq_len):
+    """bits_and_labels() as TensorFlow operations: an int32 tensor of codes (n,) -> bits
+    (n, seq_len, 1) and one-hot labels (n, seq_len + 1), both float32, and lengths (n,)."""
+    starts = length_offset(np.arange(seq_len - 1, 0, -1), seq_len)  # lengths seq_len - 1..1
+    shorter = tf.cast(codes[:, None] >= tf.constant(starts, tf.int32)[None, :], tf.int32)
+    lengths = seq_len - tf.reduce_sum(shorter, 1)                          # (n,)
+    numbers = codes - (2 ** (seq_len + 1) - tf.bitwise.left_shift(1, lengths + 1))
+    shifts = lengths[:, None] - 1 - tf.range(seq_len)                      # high bit first
+    bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(numbers[:, None],
+                                                         tf.maximum(shifts, 0)), 1)
+    bits = tf.where(shifts >= 0, bits, 0)                                  # padding: zeros
+    counts = tf.cast(tf.raw_ops.PopulationCount(x=numbers), tf.int32)      # ones per string
+    labels = tf.one_hot(counts, seq_len + 1, dtype=tf.float32)             # (n, seq_len + 1)
+    return tf.cast(bits, tf.float32)[:, :, None], labels, lengths          # (n, seq_len, 1)
 
 
 def build_training_loop(**model_settings):
@@ -577,14 +646,17 @@ def build_training_loop(**model_settings):
     labels, and runs build_model's `minimize` on them as `data` and `target`. A step starts
     only once the previous step's update is done, so it sees the new weights."""
     seq_len = model_settings["seq_len"]
+    mixed = (model_settings["min_len"] or seq_len) < seq_len  # strings of several lengths
     with tf.name_scope("train"):
         strings = tf1.placeholder(tf.int32, [None], name="strings")  # (n,)
         batch_size = tf1.placeholder(tf.int32, [], name="batch_size")  # ()
 
         def step(number, losses, wrong):
             first = number * batch_size
-            data, target = bits_and_labels_in_graph(strings[first:first + batch_size], seq_len)
-            model = build_model(data=data, target=target, **model_settings)
+            data, target, lengths = bits_and_labels_in_graph(
+                strings[first:first + batch_size], seq_len)
+            model = build_model(data=data, target=target,
+                                lengths=lengths if mixed else None, **model_settings)
             with tf.control_dependencies([model.minimize]):
                 return (number + 1, losses.write(number, model.cross_entropy),
                         wrong + tf.reduce_sum(tf.cast(model.mistakes, tf.int64)))
@@ -625,10 +697,11 @@ def grow_prefixes(layers, state, levels):
     """Extend every prefix held in `state` by a 0 and by a 1, `levels` times over.
 
     layers: the cells, bottom first; state: a tuple of their states, each row one prefix.
-    Returns the state after each of the prefixes * 2**levels longer strings; row r belongs
-    to prefix r // 2**levels followed by the bits of r % 2**levels, so rows come out in
-    counting order.
+    Returns the states after 0, 1, ..., levels more bits: entry j has prefixes * 2**j rows,
+    row r belonging to prefix r // 2**j followed by the bits of r % 2**j, so rows come out
+    in counting order.
     """
+    states = [state]
     for _ in range(levels):
         state = tf.nest.map_structure(lambda part: tf.repeat(part, 2, axis=0), state)
         rows = tf.shape(tf.nest.flatten(state)[0])[0]
@@ -639,33 +712,45 @@ def grow_prefixes(layers, state, levels):
             step_input, layer_state = layer.call(step_input, layer_state)
             new_state.append(layer_state)
         state = tuple(new_state)
-    return state
+        states.append(state)
+    return states
 
 
-def build_prefix_tree(model, seq_len, eval_batch):
-    """Grade all 2**seq_len strings as a tree of prefixes, about 2 cell steps per string
-    instead of seq_len: the same cells and softmax as `model`, only the repeated work
-    skipped. The first seq_len - below bits are grown in one run; then each of those
+def build_prefix_tree(model, seq_len, eval_batch, min_len=None):
+    """Grade every string as a tree of prefixes, about 2 cell steps per string instead of
+    seq_len: the same cells and softmax as `model`, only the repeated work skipped. Each
+    inner node is itself a shorter string, so strings of every length from min_len come
+    out of the same tree. The first `top` bits are grown in one run; then each of those
     prefixes is grown to full length in a run of its own, 2**below <= eval_batch strings."""
+    min_len = min_len or seq_len
+
+    def counts_of(state):  # the most probable count of each row's string
+        prediction = tf.nn.softmax(tf.matmul(output_of(state), model.weight) + model.bias)
+        return tf.argmax(prediction, 1, output_type=tf.int32)
+
     with tf.name_scope("grading"):
         below = min(seq_len, eval_batch.bit_length() - 1)  # 2**below <= eval_batch
+        top = seq_len - below
         start = tuple(layer.zero_state(1, tf.float32) for layer in model.layers)
-        top_state = grow_prefixes(model.layers, start, seq_len - below)
+        top_states = grow_prefixes(model.layers, start, top)  # depths 0..top
         prefix = tuple(  # one prefix's state, fed back in; (1, hidden) per part
             tf.nest.map_structure(
                 lambda units: tf1.placeholder(tf.float32, [None, units]), layer.state_size)
             for layer in model.layers)
-        leaves = grow_prefixes(model.layers, prefix, below)  # (2**below, hidden) per part
-        leaf_outputs = output_of(leaves)  # (2**below, hidden): `last` for each string
-        leaf_prediction = tf.nn.softmax(tf.matmul(leaf_outputs, model.weight) + model.bias)
-        leaf_counts = tf.argmax(leaf_prediction, 1, output_type=tf.int32)  # (2**below,)
-    return SimpleNamespace(top_state=top_state, prefix=prefix, leaf_outputs=leaf_outputs,
-                           leaf_counts=leaf_counts)
+        leaf_states = grow_prefixes(model.layers, prefix, below)  # depths top..seq_len
+        top_counts = {depth: counts_of(top_states[depth])  # (2**depth,) each
+                      for depth in range(max(min_len, 1), top + 1)}
+        leaf_counts = {top + j: counts_of(leaf_states[j])  # (2**j,) per prefix
+                       for j in range(1, below + 1) if top + j >= min_len}
+        leaf_outputs = output_of(leaf_states[-1])  # (2**below, hidden): `last` per string
+    return SimpleNamespace(top=top, top_state=top_states[-1], prefix=prefix,
+                           top_counts=top_counts, leaf_counts=leaf_counts,
+                           leaf_outputs=leaf_outputs)
 
 
 def for_every_string(session, net, fetch):
-    """Run the prefix tree and return `fetch` (one of its per-string tensors) for all
-    2**seq_len strings, row n being the string that spells n."""
+    """Run the prefix tree and return `fetch` (one of its per-string tensors at full
+    length) for all 2**seq_len strings, row n being the string that spells n."""
     tops = tf.nest.flatten(session.run(net.tree.top_state))  # one row per prefix
     slots = tf.nest.flatten(net.tree.prefix)
     return np.concatenate([
@@ -674,8 +759,20 @@ def for_every_string(session, net, fetch):
 
 
 def counts_by_tree(session, net):
-    """The predicted count of every string, indexed by the number it spells."""
-    return for_every_string(session, net, net.tree.leaf_counts)
+    """The predicted count of every string of every length, indexed by its code."""
+    tree, seq_len = net.tree, net.seq_len
+    counts = np.zeros(2 ** (seq_len + 1) - 2 ** net.min_len, np.int32)
+    tops, top_counts = session.run([tree.top_state, tree.top_counts])
+    for depth, values in top_counts.items():
+        counts[length_offset(depth, seq_len) + np.arange(2 ** depth)] = values
+    tops, slots = tf.nest.flatten(tops), tf.nest.flatten(tree.prefix)
+    for i in range(len(tops[0])):  # prefix i, grown to every depth below it
+        grown = session.run(tree.leaf_counts, {slot: top[i:i + 1]
+                                               for slot, top in zip(slots, tops)})
+        for depth, values in grown.items():
+            rows = 2 ** (depth - tree.top)
+            counts[length_offset(depth, seq_len) + i * rows + np.arange(rows)] = values
+    return counts
 
 
 # ---------------------------------------------------------------------------------------
@@ -807,12 +904,17 @@ def check_settings(settings):
     if not 1 <= settings.seq_len <= MAX_SEQ_LEN:
         raise SettingError(f"SEQ_LEN is {settings.seq_len}, but it must be from 1 to "
                            f"{MAX_SEQ_LEN}.")
-    total = 2 ** settings.seq_len
+    if not 0 <= settings.min_len <= settings.seq_len:
+        raise SettingError(f"MIN_LEN is {settings.min_len}, but it must be from 1 to SEQ_LEN "
+                           f"({settings.seq_len}), or 0 for SEQ_LEN.")
+    min_len = settings.min_len or settings.seq_len
+    total = 2 ** (settings.seq_len + 1) - 2 ** min_len
+    lengths = (f"length {settings.seq_len}" if min_len == settings.seq_len
+               else f"lengths {min_len} to {settings.seq_len}")
     if not 1 <= settings.num_examples < total:
         raise SettingError(
             f"NUM_EXAMPLES is {settings.num_examples}, but it must be from 1 to {total - 1} "
-            f"so that the {total} strings of length {settings.seq_len} leave at least one "
-            "test string.")
+            f"so that the {total} strings of {lengths} leave at least one test string.")
     if not 0 <= settings.validation_examples < total - settings.num_examples:
         raise SettingError(
             f"VALIDATION_EXAMPLES is {settings.validation_examples}, but it must be from 0 "
@@ -849,7 +951,8 @@ def check_settings(settings):
 def graph_for(settings, **changes):
     """build_graph() with the settings' values, some of them changed."""
     chosen = dict(
-        seq_len=settings.seq_len, num_hidden=settings.num_hidden, cell_kind=settings.cell,
+        seq_len=settings.seq_len, min_len=settings.min_len, num_hidden=settings.num_hidden,
+        cell_kind=settings.cell,
         num_layers=settings.num_layers, learning_rate=settings.learning_rate,
         seed=settings.seed, unroll=settings.unroll, towers=settings.towers,
         steps_per_run=settings.steps_per_run, grading=settings.grading,
@@ -865,7 +968,7 @@ def graph_for(settings, **changes):
 
 # What a checkpoint must agree on to be continued: the model's shape, and the data split
 # (another seed or size would put strings the model trained on into the test set).
-SAVED_SETTINGS = ("SEQ_LEN", "CELL", "NUM_HIDDEN", "NUM_LAYERS",
+SAVED_SETTINGS = ("SEQ_LEN", "MIN_LEN", "CELL", "NUM_HIDDEN", "NUM_LAYERS",
                   "SEED", "NUM_EXAMPLES", "VALIDATION_EXAMPLES")
 CHECKPOINT_FILE = "count_ones_lstm.json"  # in CHECKPOINT_DIR: the settings and the epoch
 CHECKPOINT_FORMAT = 2  # 2: the variables under "model/" (1, unnumbered: "rnn/", "softmax/")
@@ -879,6 +982,7 @@ def read_checkpoint(directory):
         with open(path, encoding="utf-8") as record:
             saved = json.load(record)
         prefix = os.path.join(directory, saved["checkpoint"])
+        saved["settings"].setdefault("MIN_LEN", saved["settings"]["SEQ_LEN"])  # before it
         complete = (isinstance(saved["epoch"], int)
                     and set(SAVED_SETTINGS) <= set(saved["settings"]))
     except FileNotFoundError:
@@ -901,10 +1005,17 @@ def read_checkpoint(directory):
     return saved
 
 
+def recorded(settings):
+    """The settings a checkpoint depends on, as its record keeps them (MIN_LEN 0 as SEQ_LEN)."""
+    values = {name: getattr(settings, name.lower()) for name in SAVED_SETTINGS}
+    values["MIN_LEN"] = values["MIN_LEN"] or values["SEQ_LEN"]
+    return values
+
+
 def check_checkpoint(saved, settings, directory):
     """Raise SettingError, naming the setting, if settings differ from the saved model's."""
-    for name in SAVED_SETTINGS:
-        mine, theirs = getattr(settings, name.lower()), saved["settings"].get(name)
+    for name, mine in recorded(settings).items():
+        theirs = saved["settings"].get(name)
         if mine != theirs:
             raise SettingError(
                 f"The model saved in {directory}/ has {name} {theirs!r}, not {mine!r}: give "
@@ -918,7 +1029,7 @@ def save_checkpoint(session, net, directory, settings, epoch):
     net.saver.save(session, os.path.join(directory, "model"), global_step=epoch,
                    write_meta_graph=False, write_state=False)
     record = {"format": CHECKPOINT_FORMAT, "checkpoint": name, "epoch": epoch,
-              "settings": {key: getattr(settings, key.lower()) for key in SAVED_SETTINGS}}
+              "settings": recorded(settings)}
     path = os.path.join(directory, CHECKPOINT_FILE)
     with open(path + ".tmp", "w", encoding="utf-8") as out:
         json.dump(record, out, indent=1)
@@ -1012,12 +1123,13 @@ def train_and_report(settings, saved=None, out=None):
         print(line, file=out or sys.stdout, flush=True)
 
     started = time.perf_counter()
-    train, valid, test = split(all_strings(settings.seq_len, settings.seed),
-                               settings.num_examples, settings.validation_examples)
+    seq_len, min_len = settings.seq_len, settings.min_len or settings.seq_len
+    strings = all_strings(seq_len, settings.seed, min_len)
+    train, valid, test = split(strings, settings.num_examples, settings.validation_examples)
     held_out = f", {len(valid):,} for validation" if len(valid) else ""
-    say(f"Data: {2 ** settings.seq_len:,} strings of {settings.seq_len} bits, "
-        f"{len(train):,} for training{held_out} and {len(test):,} for testing "
-        f"({time.perf_counter() - started:.2f}s)")
+    bits = f"{seq_len}" if min_len == seq_len else f"{min_len} to {seq_len}"
+    say(f"Data: {len(strings):,} strings of {bits} bits, {len(train):,} for training"
+        f"{held_out} and {len(test):,} for testing ({time.perf_counter() - started:.2f}s)")
 
     # Training is watched on the validation strings if there are any, else on the test set
     # (the tutorial's way); either way the final error is the test set's.
@@ -1060,7 +1172,7 @@ def train_and_report(settings, saved=None, out=None):
                     f"left {duration(left)}")
                 scalars.add(epoch, loss=loss, train_error=100 * error)
                 if epoch % settings.eval_every == 0 and (epoch != epochs or len(valid)):
-                    wrong = count_wrong(predicted_counts(session, net, watch), watch)
+                    wrong = count_wrong(predicted_counts(session, net, watch), watch, seq_len)
                     say(f"Epoch {epoch:{width}d}/{epochs} {watched} error "
                         f"{100 * wrong / len(watch):.3f}% ({wrong:,} of {len(watch):,} wrong)")
                     scalars.add(epoch, **{f"{watched}_error": 100 * wrong / len(watch)})
@@ -1074,17 +1186,22 @@ def train_and_report(settings, saved=None, out=None):
             raise Stopped(f"stopped by Ctrl-C after epoch {epoch} of {epochs}; {kept}.")
 
         counts = predicted_counts(session, net, test)
-        wrong = count_wrong(counts, test)
+        wrong = count_wrong(counts, test, seq_len)
         scalars.add(epoch, test_error=100 * wrong / len(test))
         scalars.close()
         say(f"Epoch {epoch} error {100 * wrong / len(test):.1f}% "
             f"({wrong:,} of {len(test):,} test strings wrong)")
-        say("Test strings by their true count of ones:")
-        say(f"  {'count':>5} {'strings':>9} {'wrong':>7} {'error':>8}")
-        for count, (total, missed) in enumerate(zip(*errors_by_count(
-                counts, test, settings.seq_len))):
-            rate = f"{100 * missed / total:7.3f}%" if total else "       -"
-            say(f"  {count:5d} {total:9,d} {missed:7,d} {rate}")
+        tables = [("count", "their true count of ones", range(seq_len + 1))]
+        if min_len < seq_len:
+            tables.append(("bits", "their length", range(min_len, seq_len + 1)))
+        for key, title, rows in tables:
+            say(f"Test strings by {title}:")
+            say(f"  {key:>5} {'strings':>9} {'wrong':>7} {'error':>8}")
+            totals, missed = errors_by(key, counts, test, seq_len)
+            for value in rows:
+                rate = (f"{100 * missed[value] / totals[value]:7.3f}%" if totals[value]
+                        else "       -")
+                say(f"  {value:5d} {totals[value]:9,d} {missed[value]:7,d} {rate}")
 
         sample = fit_sample(settings.sample, settings.seq_len)
         probabilities = predict(session, net, [sample])[0]
@@ -1096,18 +1213,20 @@ def train_and_report(settings, saved=None, out=None):
     return wrong
 
 
-def check_strings(strings, seq_len, directory, option="--predict"):
+def check_strings(strings, seq_len, min_len, directory, option="--predict"):
     """Raise SettingError, in one sentence, for the first string the model cannot read."""
+    reads = (f"{seq_len}-bit strings" if min_len == seq_len
+             else f"strings of {min_len} to {seq_len} bits")
     for string in strings:
         if not string:
-            raise SettingError(f"{option} was given an empty string; give strings of "
-                               f"{seq_len} 0s and 1s.")
+            raise SettingError(f"{option} was given an empty string; give {reads} of 0s "
+                               "and 1s.")
         if set(string) - {"0", "1"}:
             raise SettingError(f"{option} was given {string!r}, which is not made of 0s "
                                "and 1s only.")
-        if len(string) != seq_len:
+        if not min_len <= len(string) <= seq_len:
             raise SettingError(f"{option} was given {string!r}, {len(string)} bits long, but "
-                               f"the model saved in {directory}/ reads {seq_len}-bit strings.")
+                               f"the model saved in {directory}/ reads {reads}.")
 
 
 @contextlib.contextmanager
@@ -1120,8 +1239,9 @@ def saved_model(settings, strings, option, **changes):
         raise SettingError(f"{option} needs a trained model, but there is none in "
                            f"{directory or 'an empty CHECKPOINT_DIR'}/; train one first.")
     shape = saved["settings"]
-    check_strings(strings, shape["SEQ_LEN"], directory, option)
-    net = graph_for(settings, seq_len=shape["SEQ_LEN"], num_hidden=shape["NUM_HIDDEN"],
+    check_strings(strings, shape["SEQ_LEN"], shape["MIN_LEN"], directory, option)
+    net = graph_for(settings, seq_len=shape["SEQ_LEN"], min_len=shape["MIN_LEN"],
+                    num_hidden=shape["NUM_HIDDEN"],
                     cell_kind=shape["CELL"], num_layers=shape["NUM_LAYERS"], towers=1,
                     steps_per_run=1, grading="batches", **changes)
     with tf1.Session(graph=net.graph) as session:
@@ -1129,7 +1249,8 @@ def saved_model(settings, strings, option, **changes):
         layers = "layer" if shape["NUM_LAYERS"] == 1 else "layers"
         print(f"Model saved in {directory}/ at epoch {saved['epoch']}: {shape['CELL']}, "
               f"{shape['NUM_LAYERS']} {layers} of {shape['NUM_HIDDEN']} units, "
-              f"{shape['SEQ_LEN']}-bit strings")
+              + (f"{shape['SEQ_LEN']}-bit strings" if shape["MIN_LEN"] == shape["SEQ_LEN"]
+                 else f"strings of {shape['MIN_LEN']} to {shape['SEQ_LEN']} bits"))
         yield net, session, saved
 
 
@@ -1154,7 +1275,8 @@ def inspect_saved(settings):
         sample = rng.choice(2 ** net.seq_len, min(INSPECT_SAMPLE, 2 ** net.seq_len),
                             replace=False)
         parts, guesses, running = states_along(session, net, sample)
-        asked = states_along(session, net, [int(s, 2) for s in settings.inspect])
+        asked = states_along(session, net, [code_of(s, net.seq_len)
+                                            for s in settings.inspect])
     found = find_counters(parts, running)
     at_end = find_counters({name: values[:, -1:] for name, values in parts.items()},
                            running[:, -1:])
@@ -1171,7 +1293,7 @@ def inspect_saved(settings):
     for number, string in enumerate(settings.inspect):
         string_parts = {name: values[number] for name, values in asked[0].items()}
         print(f"String {string}: true count {string.count('1')}, "
-              f"predicted {asked[1][number][-1]}")
+              f"predicted {asked[1][number][len(string) - 1]}")
         for row in inspection_rows(string, string_parts, asked[1][number], found, ranges):
             print(row)
 
@@ -1182,6 +1304,7 @@ def main(argv=None):
     try:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
         check_settings(settings)
+        settings.min_len = settings.min_len or settings.seq_len  # 0 means SEQ_LEN
         if settings.predict is not None:
             predict_saved(settings)
             return 0

@@ -24,14 +24,14 @@ def test_every_string_appears_once_and_its_label_is_its_count_of_ones(seq_len):
     numbers = col.all_strings(seq_len, seed=3)
     assert numbers.shape == (2 ** seq_len,) and numbers.dtype == np.int32
     assert np.array_equal(np.sort(numbers), np.arange(2 ** seq_len))
-    inputs, labels = col.bits_and_labels(numbers, seq_len)
+    inputs, labels, _ = col.bits_and_labels(numbers, seq_len)
     assert inputs.shape == (2 ** seq_len, seq_len, 1) and inputs.dtype == np.float32
     assert labels.shape == (2 ** seq_len, seq_len + 1) and labels.dtype == np.float32
     assert set(np.unique(inputs)) <= {0.0, 1.0}
     assert np.all(labels.sum(axis=1) == 1) and set(np.unique(labels)) == {0.0, 1.0}
     popcounts = np.array([bin(n).count("1") for n in numbers])
     assert np.array_equal(labels.argmax(axis=1), popcounts)
-    assert np.array_equal(col.ones_in(numbers), popcounts)
+    assert np.array_equal(col.ones_in(numbers, seq_len), popcounts)
     # the bits spell the number, most significant first
     spelled = ["".join(str(int(b)) for b in row[:, 0]) for row in inputs[:50]]
     assert [int(word, 2) for word in spelled] == numbers[:50].tolist()
@@ -45,23 +45,45 @@ def test_the_longest_strings_are_kept_compact():
     assert np.all(np.bincount(numbers, minlength=2 ** 24) == 1)  # each string exactly once
     train, validation, test = col.split(numbers, 10_000)
     assert (len(train), len(validation), len(test)) == (10_000, 0, 2 ** 24 - 10_000)
-    inputs, labels = col.bits_and_labels(train[:1000], 24)
+    inputs, labels, _ = col.bits_and_labels(train[:1000], 24)
     assert inputs.shape == (1000, 24, 1) and labels.shape == (1000, 25)
     assert np.array_equal(labels.argmax(axis=1), inputs.sum(axis=(1, 2)))
     assert np.array_equal(inputs[:, :, 0] @ (1 << np.arange(23, -1, -1)), train[:1000])
 
 
-@pytest.mark.parametrize("seq_len", [1, 7, 24])
-def test_the_graph_makes_bits_and_labels_exactly_as_numpy_does(seq_len):
-    numbers = col.all_strings(seq_len, seed=1)[:3000]
+@pytest.mark.parametrize("seq_len, min_len", [(1, 1), (7, 7), (24, 24), (7, 1), (12, 5)])
+def test_the_graph_makes_bits_and_labels_exactly_as_numpy_does(seq_len, min_len):
+    numbers = col.all_strings(seq_len, seed=1, min_len=min_len)[:3000]
     graph = col.tf.Graph()
     with graph.as_default():
-        widened = col.bits_and_labels_in_graph(col.tf.constant(numbers), seq_len)
+        made = col.bits_and_labels_in_graph(col.tf.constant(numbers), seq_len)
     with col.tf1.Session(graph=graph) as session:
-        bits, labels = session.run(widened)
-    expected_bits, expected_labels = col.bits_and_labels(numbers, seq_len)
+        bits, labels, lengths = session.run(made)
+    expected_bits, expected_labels, expected_lengths = col.bits_and_labels(numbers, seq_len)
     assert bits.dtype == labels.dtype == np.float32
     assert np.array_equal(bits, expected_bits) and np.array_equal(labels, expected_labels)
+    assert np.array_equal(lengths, expected_lengths)
+
+
+@pytest.mark.parametrize("seq_len, min_len", [(1, 1), (4, 1), (10, 3), (20, 1)])
+def test_every_string_of_every_length_appears_once_with_its_count(seq_len, min_len):
+    codes = col.all_strings(seq_len, seed=2, min_len=min_len)
+    assert len(codes) == sum(2 ** length for length in range(min_len, seq_len + 1))
+    assert np.array_equal(np.sort(codes), np.arange(len(codes)))  # compact: one int each
+    numbers, lengths = col.spelled(codes, seq_len)
+    assert len(set(zip(numbers.tolist(), lengths.tolist()))) == len(codes)
+    assert lengths.min() == min_len and lengths.max() == seq_len
+    assert np.all(numbers < 2 ** lengths)
+    sample = codes[:2000]
+    inputs, labels, sample_lengths = col.bits_and_labels(sample, seq_len)
+    strings = ["".join(str(int(b)) for b in row[:length, 0])
+               for row, length in zip(inputs, sample_lengths)]
+    assert [col.code_of(string, seq_len) for string in strings] == sample.tolist()
+    assert np.all(inputs[np.arange(seq_len)[None, :] >= sample_lengths[:, None]] == 0)
+    assert labels.argmax(axis=1).tolist() == [string.count("1") for string in strings]
+    assert np.array_equal(col.ones_in(sample, seq_len), labels.argmax(axis=1))
+    if min_len == seq_len:  # the tutorial's strings keep the tutorial's order and codes
+        assert np.array_equal(codes, np.random.default_rng(2).permutation(2 ** seq_len))
 
 
 def test_the_shuffle_follows_the_seed():
@@ -162,7 +184,7 @@ def test_the_same_model_twice_in_one_python_session_is_no_error():
 def test_grading_by_prefix_tree_matches_feeding_every_string(eval_batch, cell, num_layers,
                                                              unroll):
     numbers = col.all_strings(7, seed=0)
-    inputs, labels = col.bits_and_labels(numbers, 7)
+    inputs, labels, _ = col.bits_and_labels(numbers, 7)
     net = col.build_graph(seq_len=7, num_hidden=6, seed=1, eval_batch=eval_batch,
                           cell_kind=cell, num_layers=num_layers, unroll=unroll)
     with col.new_session(net) as session:
@@ -176,7 +198,7 @@ def test_grading_by_prefix_tree_matches_feeding_every_string(eval_batch, cell, n
     assert predicted.shape == (2 ** 7,)
     assert np.array_equal(predicted, direct.argmax(axis=1))
     expected_wrong = int(np.sum(direct.argmax(axis=1) != labels.argmax(axis=1)))
-    assert col.count_wrong(predicted, numbers) == expected_wrong
+    assert col.count_wrong(predicted, numbers, 7) == expected_wrong
 
 
 def test_grading_in_batches_feeds_data_a_batch_at_a_time_and_keeps_the_order():
@@ -194,10 +216,10 @@ def test_grading_in_batches_feeds_data_a_batch_at_a_time_and_keeps_the_order():
 def test_errors_by_count_adds_up_to_the_test_set_and_its_mistakes():
     numbers = np.array([0, 1, 2, 3, 5, 6, 7])  # 3-bit strings with 0, 1, 1, 2, 2, 2, 3 ones
     counts = np.array([0, 1, 2, 2, 1, 2, 2])  # wrong for 2, 5 and 7
-    totals, wrong = col.errors_by_count(counts, numbers, 3)
+    totals, wrong = col.errors_by("count", counts, numbers, 3)
     assert totals.tolist() == [1, 2, 3, 1]
     assert wrong.tolist() == [0, 1, 1, 1]
-    assert wrong.sum() == col.count_wrong(counts, numbers) == 3
+    assert wrong.sum() == col.count_wrong(counts, numbers, 3) == 3
 
 
 @pytest.mark.parametrize("cell, num_layers", [("lstm", 1), ("gru", 2), ("rnn", 1)])
@@ -224,10 +246,10 @@ def test_a_short_run_on_short_strings_really_learns(cell, num_layers, epochs):
     net = col.build_graph(seq_len=10, num_hidden=24, seed=0, cell_kind=cell,
                           num_layers=num_layers)
     with col.new_session(net) as session:
-        before = col.count_wrong(col.predicted_counts(session, net, test), test)
+        before = col.count_wrong(col.predicted_counts(session, net, test), test, 10)
         for _ in range(epochs):
             col.train_epoch(session, net, train, batch_size=20)
-        after = col.count_wrong(col.predicted_counts(session, net, test), test)
+        after = col.count_wrong(col.predicted_counts(session, net, test), test, 10)
     before, after = before / len(test), after / len(test)
     assert before > 0.6
     assert after < 0.25
@@ -561,7 +583,7 @@ def test_predict_prints_the_saved_models_count_probability_and_the_true_count(tr
     (["010110", "01a110"], "--predict was given '01a110', which is not made of 0s and 1s"),
     (["0101101"], "--predict was given '0101101', 7 bits long, but the model saved in"),
     (["01011"], "'01011', 5 bits long"),
-    ([""], "--predict was given an empty string; give strings of 6 0s and 1s"),
+    ([""], "--predict was given an empty string; give 6-bit strings of 0s and 1s"),
 ])
 def test_predict_refuses_a_string_the_model_cannot_read(strings, sentence, trained, capsys):
     refused(["--predict", *strings, "--checkpoint-dir", str(trained)], capsys, sentence)
@@ -718,12 +740,13 @@ def test_the_hand_set_counter_counts_every_string_right(seq_len):
     numbers = np.arange(2 ** seq_len, dtype=np.int32)
     net = col.build_graph(seq_len=seq_len, cell_kind="handwired")
     with col.new_session(net) as session:
-        untrained = col.count_wrong(col.predicted_counts(session, net, numbers), numbers)
+        untrained = col.count_wrong(col.predicted_counts(session, net, numbers), numbers,
+                                    seq_len)
         col.set_handwired(session, net)
         counts = col.predicted_counts(session, net, numbers)
         probabilities = col.predict(session, net, ["1" * seq_len, "0" * seq_len])
     assert untrained > 0  # the weights it starts with do not count
-    assert col.count_wrong(counts, numbers) == 0
+    assert col.count_wrong(counts, numbers, seq_len) == 0
     assert probabilities[0].argmax() == seq_len and probabilities[1].argmax() == 0
     assert probabilities.max(axis=1).min() > 0.999
 
@@ -795,3 +818,72 @@ def test_inspect_and_the_hand_set_counter_refuse_what_they_cannot_do(argv, sente
 def test_inspect_without_a_checkpoint_says_so(tmp_path, capsys):
     refused(["--inspect", "0101", "--checkpoint-dir", str(tmp_path / "none")], capsys,
             "--inspect needs a trained model, but there is none in")
+
+
+# --- strings of any length: MIN_LEN -------------------------------------------------------
+
+@pytest.mark.parametrize("unroll, towers", [("dynamic", 1), ("static", 1), ("static", 2),
+                                            ("dynamic", 3)])
+def test_the_last_output_is_each_strings_own_and_padding_changes_nothing(unroll, towers):
+    # strings of 2 to 7 bits in one batch, padded to 7; each one's `last` must be the cell's
+    # output after its own last bit, which a 7-bit model without lengths gets from the
+    # same string fed alone in a model of its own length
+    codes = col.all_strings(7, seed=0, min_len=2)[:60]
+    inputs, _, lengths = col.bits_and_labels(codes, 7)
+    net = col.build_graph(seq_len=7, min_len=2, num_hidden=6, unroll=unroll, towers=towers,
+                          probe=True)
+    with col.new_session(net) as session:
+        last, prediction = session.run([net.model.last, net.model.prediction],
+                                       col.feed(net.model, inputs, lengths=lengths))
+        steps = session.run(net.probe.parts["h1"], {net.probe.bits: inputs})
+    np.testing.assert_allclose(last, steps[np.arange(60), lengths - 1], rtol=1e-5, atol=1e-6)
+    assert len(set(lengths.tolist())) == 6
+    for length in (2, 5):  # the same strings, alone, in a graph of their own length
+        alone = col.build_graph(seq_len=length, num_hidden=6)
+        mine = lengths == length
+        with col.new_session(alone) as session:
+            own = session.run(alone.model.last, {alone.model.data: inputs[mine, :length]})
+        np.testing.assert_allclose(last[mine], own, rtol=1e-5, atol=1e-6)
+    with col.new_session(net) as session:  # the same string, padded or alone, one answer
+        for row in (0, 7, 33):
+            string = "".join(str(int(b)) for b in inputs[row, :lengths[row], 0])
+            np.testing.assert_allclose(col.predict(session, net, [string])[0],
+                                       prediction[row], rtol=1e-5, atol=1e-6)
+
+
+def test_a_short_run_with_mixed_lengths_learns_and_its_tables_add_up(tmp_path, capsys):
+    assert col.main(["--seq-len", "8", "--min-len", "1", "--num-examples", "200",
+                     "--batch-size", "20", "--epochs", "150", "--eval-every", "150",
+                     "--checkpoint-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Data: 510 strings of 1 to 8 bits, 200 for training and 310 for testing" in out
+    final = re.search(r"^Epoch 150 error [\d.]+% \((\d+) of 310 test strings wrong\)$", out,
+                      re.MULTILINE)
+    assert final and int(final.group(1)) < 310 * 0.3  # guessing the commonest count: ~70%
+    by_length = out.split("Test strings by their length:\n")[1].splitlines()
+    assert by_length[0].split() == ["bits", "strings", "wrong", "error"]
+    rows = [line.split() for line in by_length[1:9]]
+    assert [int(row[0]) for row in rows] == list(range(1, 9))
+    assert sum(int(row[1]) for row in rows) == 310
+    assert sum(int(row[2]) for row in rows) == int(final.group(1))
+    by_count = out.split("Test strings by their true count of ones:\n")[1].splitlines()[1:10]
+    assert sum(int(line.split()[2]) for line in by_count) == int(final.group(1))
+    assert col.read_checkpoint(str(tmp_path))["settings"]["MIN_LEN"] == 1
+    assert col.main(["--predict", "1", "0110", "11111111", "--checkpoint-dir",
+                     str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("strings of 1 to 8 bits")
+    assert [line.split()[0] for line in lines[1:]] == ["1", "0110", "11111111"]
+
+
+@pytest.mark.parametrize("argv, sentence", [
+    (["--predict", "0101101"], "'0101101', 7 bits long, but the model saved in"),
+    (["--min-len", "3"], "has MIN_LEN 6, not 3"),
+])
+def test_lengths_outside_the_models_are_refused(argv, sentence, trained, capsys):
+    refused(TINY + argv + ["--checkpoint-dir", str(trained)], capsys, sentence)
+
+
+def test_min_len_outside_one_to_seq_len_is_refused(capsys):
+    refused(["--seq-len", "8", "--min-len", "9"],
+            capsys, "MIN_LEN is 9, but it must be from 1 to SEQ_LEN (8), or 0 for SEQ_LEN.")
