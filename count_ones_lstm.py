@@ -264,9 +264,9 @@ def build_model(*, seq_len, num_hidden, cell_kind, num_layers, learning_rate, se
     mistakes = tf.not_equal(tf.argmax(target, 1), tf.argmax(prediction, 1))  # (batch,) bool
     error = tf.reduce_mean(tf.cast(mistakes, tf.float32))  # (): the share of strings wrong
     return SimpleNamespace(
-        data=data, target=target, lengths=lengths, layers=layers, cell=cell, last=last, weight=weight,
-        bias=bias, prediction=prediction, cross_entropy=cross_entropy, minimize=minimize,
-        mistakes=mistakes, error=error)
+        data=data, target=target, lengths=lengths, layers=layers, cell=cell, last=last,
+        weight=weight, bias=bias, prediction=prediction, cross_entropy=cross_entropy,
+        minimize=minimize, mistakes=mistakes, error=error)
 
 
 def build_graph(*, seq_len=SEQ_LEN, min_len=MIN_LEN, num_hidden=NUM_HIDDEN, cell_kind=CELL,
@@ -286,8 +286,8 @@ def build_graph(*, seq_len=SEQ_LEN, min_len=MIN_LEN, num_hidden=NUM_HIDDEN, cell
         tf1.set_random_seed(seed)
         min_len = min_len or seq_len  # 0: every string seq_len bits long
         shape = dict(seq_len=seq_len, min_len=min_len, num_hidden=num_hidden,
-                     cell_kind=cell_kind, num_layers=num_layers, learning_rate=learning_rate, seed=seed,
-                     optimizer=tf1.train.AdamOptimizer(learning_rate))
+                     cell_kind=cell_kind, num_layers=num_layers, learning_rate=learning_rate,
+                     seed=seed, optimizer=tf1.train.AdamOptimizer(learning_rate))
         # The loop comes first, so that the variables are made inside it: TensorFlow then
         # reads them afresh at every step (made outside, they would be read once a run).
         loop = (build_training_loop(unroll=unroll, towers=towers, **shape)
@@ -365,9 +365,9 @@ def feed(model, inp, out=None, lengths=None):
 
 
 def errors_by(key, counts, numbers, seq_len):
-    """For each value of key ("count": of ones, or "bits": the length; 0..seq_len): (how many of the
-    strings have it, how many of those the model counts wrong), from predicted_counts(...,
-    numbers). The rare counts (all zeros, all ones) are where to look."""
+    """For each value 0..seq_len of key ("count": of ones; "bits": the length): how many
+    of the strings have it, and how many of those the model counts wrong, from
+    predicted_counts(..., numbers). The rare counts (all zeros, all ones) are where to look."""
     values = ones_in(numbers, seq_len) if key == "count" else spelled(numbers, seq_len)[1]
     values = values.astype(np.int64)
     wrong = counts != ones_in(numbers, seq_len)
