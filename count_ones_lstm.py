@@ -368,9 +368,9 @@ def errors_by(key, counts, numbers, seq_len):
     """For each value 0..seq_len of key ("count": of ones; "bits": the length): how many
     of the strings have it, and how many of those the model counts wrong, from
     predicted_counts(..., numbers). The rare counts (all zeros, all ones) are where to look."""
-    values = ones_in(numbers, seq_len) if key == "count" else spelled(numbers, seq_len)[1]
-    values = values.astype(np.int64)
-    wrong = counts != ones_in(numbers, seq_len)
+    true = ones_in(numbers, seq_len)
+    values = true if key == "count" else spelled(numbers, seq_len)[1].astype(np.int64)
+    wrong = counts != true
     return (np.bincount(values, minlength=seq_len + 1),
             np.bincount(values[wrong], minlength=seq_len + 1))
 
