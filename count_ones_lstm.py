@@ -32,6 +32,7 @@ Ctrl-C, TensorBoard and main().
 import argparse
 import ast
 import contextlib
+import fcntl
 import io
 import json
 import os
@@ -118,7 +119,12 @@ class SettingError(ValueError):
 
 
 class Stopped(Exception):
-    """The run was stopped by Ctrl-C; the message says what was kept."""
+    """The run was stopped by Ctrl-C or SIGTERM; the message says what was kept, and
+    status is the exit status (130 or 143, as a shell reports either signal)."""
+
+    def __init__(self, message, status):
+        super().__init__(message)
+        self.status = status
 
 
 # ---------------------------------------------------------------------------------------
@@ -971,6 +977,7 @@ def graph_for(settings, **changes):
 SAVED_SETTINGS = ("SEQ_LEN", "MIN_LEN", "CELL", "NUM_HIDDEN", "NUM_LAYERS",
                   "SEED", "NUM_EXAMPLES", "VALIDATION_EXAMPLES")
 CHECKPOINT_FILE = "count_ones_lstm.json"  # in CHECKPOINT_DIR: the settings and the epoch
+LOCK_FILE = "count_ones_lstm.lock"  # in CHECKPOINT_DIR: held by the run training there
 CHECKPOINT_FORMAT = 2  # 2: the variables under "model/" (1, unnumbered: "rnn/", "softmax/")
 SAVED_FILE = re.compile(r"^model-\d+\.(index|data-\d+-of-\d+)$")  # what a save writes there
 
@@ -1031,12 +1038,56 @@ def save_checkpoint(session, net, directory, settings, epoch):
     record = {"format": CHECKPOINT_FORMAT, "checkpoint": name, "epoch": epoch,
               "settings": recorded(settings)}
     path = os.path.join(directory, CHECKPOINT_FILE)
-    with open(path + ".tmp", "w", encoding="utf-8") as out:
+    temporary = f"{path}.{os.getpid()}.tmp"  # this process's own
+    with open(temporary, "w", encoding="utf-8") as out:
         json.dump(record, out, indent=1)
-    os.replace(path + ".tmp", path)  # the record changes in one step, never half-written
+    os.replace(temporary, path)  # the record changes in one step, never half-written
     for old in os.listdir(directory):
         if SAVED_FILE.match(old) and not old.startswith(name + "."):
             os.remove(os.path.join(directory, old))
+
+
+def damaged(saved, directory, problem):
+    """The one sentence for a checkpoint whose files cannot be read."""
+    return SettingError(
+        f"The checkpoint {saved['prefix']} cannot be read ({type(problem).__name__}): it is "
+        f"damaged or incomplete; give --fresh to train a new one in {directory}/, or another "
+        "--checkpoint-dir.")
+
+
+def check_readable(saved, directory):
+    """Read every tensor of the saved model (TensorFlow checks each one's checksum), so
+    that a damaged save is named before anything is built; raise SettingError if not."""
+    try:
+        reader = tf.train.load_checkpoint(saved["prefix"])
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except (tf.errors.OpError, ValueError, IndexError) as problem:  # the reader's kinds
+        raise damaged(saved, directory, problem) from None
+
+
+def restore(session, net, saved, directory):
+    """Load the saved model into session, or raise SettingError, in one sentence, if its
+    files are damaged or missing. Nothing in the folder is changed either way."""
+    try:
+        net.saver.restore(session, saved["prefix"])
+    except (tf.errors.OpError, ValueError) as problem:
+        raise damaged(saved, directory, problem) from None
+
+
+def lock_folder(directory):
+    """Hold a lock on directory until this process ends, however it ends (the operating
+    system lets go of it), so that no second run trains into the same folder. Returns the
+    open lock file; raises SettingError if another run holds the lock."""
+    path = os.path.join(directory, LOCK_FILE)
+    handle = open(path, "a", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise SettingError(f"Another run is training in {directory}/ (it holds {path}): wait "
+                           "for it to end, or give another --checkpoint-dir.") from None
+    return handle
 
 
 def check_writable(name, directory):
@@ -1057,23 +1108,27 @@ def check_writable(name, directory):
 # ---------------------------------------------------------------------------------------
 
 class CtrlC:
-    """While active, the first Ctrl-C only asks training to stop after the current epoch
-    (so what is saved is a whole epoch); a second one stops at once."""
+    """While active, the first Ctrl-C (or SIGTERM, as a scheduler, `timeout` or a container
+    stop sends) only asks training to stop after the current epoch, so that what is saved
+    is a whole epoch; a second one stops at once. `pressed` names the signal, or is None."""
+
+    NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
     def __enter__(self):
-        self.pressed = False
-        self.previous = signal.signal(signal.SIGINT, self.press)
+        self.pressed = None
+        self.previous = {number: signal.signal(number, self.press) for number in self.NAMES}
         return self
 
     def press(self, signum, frame):
         if self.pressed:
             raise KeyboardInterrupt
-        self.pressed = True
-        print("count_ones_lstm.py: Ctrl-C: stopping after this epoch "
-              "(press it again to stop at once).", file=sys.stderr, flush=True)
+        self.pressed = self.NAMES[signum]
+        print(f"count_ones_lstm.py: {self.pressed}: stopping after this epoch "
+              "(send it again to stop at once).", file=sys.stderr, flush=True)
 
     def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self.previous)
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
 
 
 class Scalars:
@@ -1141,7 +1196,7 @@ def train_and_report(settings, saved=None, out=None):
     with new_session(net) as session:
         first_epoch = 1
         if saved:
-            net.saver.restore(session, saved["prefix"])
+            restore(session, net, saved, settings.checkpoint_dir)
             first_epoch = saved["epoch"] + 1
             left = "nothing left to train" if first_epoch > epochs else f"on to epoch {epochs}"
             say(f"Continuing from epoch {saved['epoch']}, saved in {settings.checkpoint_dir}/ "
@@ -1183,7 +1238,8 @@ def train_and_report(settings, saved=None, out=None):
             scalars.close()
             kept = (f"saved in {settings.checkpoint_dir}/; run the same command to continue"
                     if settings.checkpoint_dir else "not saved, as CHECKPOINT_DIR is empty")
-            raise Stopped(f"stopped by Ctrl-C after epoch {epoch} of {epochs}; {kept}.")
+            raise Stopped(f"stopped by {ctrl_c.pressed} after epoch {epoch} of {epochs}; "
+                          f"{kept}.", 143 if ctrl_c.pressed == "SIGTERM" else 130)
 
         counts = predicted_counts(session, net, test)
         wrong = count_wrong(counts, test, seq_len)
@@ -1245,7 +1301,15 @@ def saved_model(settings, strings, option, **changes):
                     cell_kind=shape["CELL"], num_layers=shape["NUM_LAYERS"], towers=1,
                     steps_per_run=1, grading="batches", **changes)
     with tf1.Session(graph=net.graph) as session:
-        net.saver.restore(session, saved["prefix"])
+        while True:  # a run training in the folder may have replaced the save meanwhile
+            try:
+                restore(session, net, saved, directory)
+                break
+            except SettingError:
+                newer = read_checkpoint(directory)
+                if newer is None or newer["prefix"] == saved["prefix"]:
+                    raise
+                saved = newer
         layers = "layer" if shape["NUM_LAYERS"] == 1 else "layers"
         print(f"Model saved in {directory}/ at epoch {saved['epoch']}: {shape['CELL']}, "
               f"{shape['NUM_LAYERS']} {layers} of {shape['NUM_HIDDEN']} units, "
@@ -1300,7 +1364,8 @@ def inspect_saved(settings):
 
 def main(argv=None):
     """Run the script with argv (the command line's words by default); returns the exit
-    status: 0 done, 2 a setting it cannot run with, 130 stopped by Ctrl-C."""
+    status: 0 done, 2 a setting it cannot run with, 130 stopped by Ctrl-C, 143 by SIGTERM."""
+    lock = None
     try:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
         check_settings(settings)
@@ -1311,25 +1376,24 @@ def main(argv=None):
         if settings.inspect is not None:
             inspect_saved(settings)
             return 0
+        for name in ("CHECKPOINT_DIR", "LOG_DIR"):
+            if getattr(settings, name.lower()):
+                check_writable(name, getattr(settings, name.lower()))
+        if settings.checkpoint_dir:  # one run per folder, before anything is read from it
+            lock = lock_folder(settings.checkpoint_dir)
         saved = None
         if settings.checkpoint_dir and not settings.fresh:
             saved = read_checkpoint(settings.checkpoint_dir)
             if saved:
                 check_checkpoint(saved, settings, settings.checkpoint_dir)
-        for name in ("CHECKPOINT_DIR", "LOG_DIR"):
-            if getattr(settings, name.lower()):
-                check_writable(name, getattr(settings, name.lower()))
+                check_readable(saved, settings.checkpoint_dir)
+        train_and_report(settings, saved=saved)
     except SettingError as problem:
         print(f"count_ones_lstm.py: {problem}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # `--predict ... | head`: the reader went away
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    try:
-        train_and_report(settings, saved=saved)
     except Stopped as stop:
         print(f"count_ones_lstm.py: {stop}", file=sys.stderr)
-        return 130
+        return stop.status
     except KeyboardInterrupt:
         print("count_ones_lstm.py: stopped by Ctrl-C; a checkpoint saved earlier is kept.",
               file=sys.stderr)
@@ -1337,6 +1401,9 @@ def main(argv=None):
     except BrokenPipeError:  # the reader went away (`... | head`): stop without a traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        if lock is not None:
+            lock.close()  # the end of this run: another may train in the folder now
     return 0
 
 

@@ -446,7 +446,8 @@ def test_a_second_run_continues_from_the_checkpoint_and_fresh_starts_over(tmp_pa
     assert re.search(r"^Epoch 5 error \d+\.\d% \(\d+ of 24 test strings wrong\)$", out,
                      re.MULTILINE)
     assert sorted(files_in(tmp_path / "saved")) == [
-        "count_ones_lstm.json", "model-5.data-00000-of-00001", "model-5.index"]
+        "count_ones_lstm.json", "count_ones_lstm.lock", "model-5.data-00000-of-00001",
+        "model-5.index"]
 
     # trained as far as asked: nothing to train, the saved model is graded as it is
     assert col.main(TINY + where + ["--epochs", "5"]) == 0
@@ -459,8 +460,8 @@ def test_a_second_run_continues_from_the_checkpoint_and_fresh_starts_over(tmp_pa
     out = capsys.readouterr().out
     assert "Continuing" not in out and "Epoch 1/2 loss" in out
     assert sorted(files_in(tmp_path / "saved")) == [  # the older save is gone, nothing else
-        "count_ones_lstm.json", "model-2.data-00000-of-00001", "model-2.index",
-        "model-notes.txt"]
+        "count_ones_lstm.json", "count_ones_lstm.lock", "model-2.data-00000-of-00001",
+        "model-2.index", "model-notes.txt"]
 
 
 @pytest.mark.parametrize("option", [["--checkpoint-dir"], ["--checkpoint-dir=", "--log-dir"]])
@@ -888,3 +889,60 @@ def test_lengths_outside_the_models_are_refused(argv, sentence, trained, capsys)
 def test_min_len_outside_one_to_seq_len_is_refused(capsys):
     refused(["--seq-len", "8", "--min-len", "9"],
             capsys, "MIN_LEN is 9, but it must be from 1 to SEQ_LEN (8), or 0 for SEQ_LEN.")
+
+
+# --- one run per folder, SIGTERM, damaged saves ---------------------------------------------
+
+def test_one_run_per_folder_predict_beside_it_and_sigterm_saves_the_epoch(tmp_path):
+    args = ["--seq-len", "8", "--num-examples", "100", "--batch-size", "20", "--epochs", "3000",
+            "--eval-every", "1000", "--save-every", "1", "--checkpoint-dir", "shared"]
+    first = subprocess.Popen([sys.executable, str(SCRIPT), *args], cwd=tmp_path,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in first.stdout:
+        seen.append(line)
+        if line.startswith("Epoch    5/3000 loss"):
+            break
+    second = run_script(*args, cwd=tmp_path)
+    assert second.returncode == 2 and second.stdout == ""
+    assert second.stderr.splitlines() == [
+        "count_ones_lstm.py: Another run is training in shared/ (it holds "
+        "shared/count_ones_lstm.lock): wait for it to end, or give another --checkpoint-dir."]
+    asked = run_script("--predict", "10110111", "--checkpoint-dir", "shared", cwd=tmp_path)
+    assert asked.returncode == 0, asked.stderr  # reading beside the training run
+    assert asked.stdout.splitlines()[1].startswith("10110111 predicted count ")
+    first.send_signal(signal.SIGTERM)  # what a scheduler, `timeout` or a container sends
+    rest, err = first.communicate(timeout=120)
+    assert first.returncode == 143
+    stop = re.search(r"stopped by SIGTERM after epoch (\d+) of 3000; saved in shared/; run "
+                     r"the same command to continue\.$", err.strip())
+    assert stop, err
+    assert col.read_checkpoint(str(tmp_path / "shared"))["epoch"] == int(stop.group(1))
+    assert not list((tmp_path / "shared").glob("*.tmp"))
+    again = run_script(*args[:-2], "--epochs", "1", "--checkpoint-dir", "shared", cwd=tmp_path)
+    assert again.returncode == 0 and "nothing left to train" in again.stdout  # lock let go
+
+
+@pytest.mark.parametrize("damage", ["truncate data", "flip data", "empty index", "delete data"])
+def test_a_damaged_save_is_named_in_one_sentence_and_left_as_it_was(damage, tmp_path, capsys):
+    where = ["--checkpoint-dir", str(tmp_path)]
+    assert col.main(TINY + where + ["--epochs", "2"]) == 0
+    capsys.readouterr()
+    data = next(tmp_path.glob("model-2.data-*"))
+    index = tmp_path / "model-2.index"
+    if damage == "truncate data":
+        data.write_bytes(data.read_bytes()[:len(data.read_bytes()) // 2])
+    elif damage == "flip data":
+        raw = bytearray(data.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        data.write_bytes(bytes(raw))
+    elif damage == "empty index":
+        index.write_bytes(b"")
+    else:
+        data.unlink()
+    before = files_in(tmp_path)
+    for argv in (TINY + where + ["--epochs", "4"], ["--predict", "010110"] + where):
+        refused(argv, capsys, f"The checkpoint {tmp_path / 'model-2'} cannot be read (",
+                "it is damaged or incomplete; give --fresh")
+    assert files_in(tmp_path) == before
+    assert col.main(TINY + where + ["--epochs", "1", "--fresh"]) == 0  # --fresh gets past it
