@@ -990,13 +990,12 @@ def read_checkpoint(directory):
             saved = json.load(record)
         prefix = os.path.join(directory, saved["checkpoint"])
         saved["settings"].setdefault("MIN_LEN", saved["settings"]["SEQ_LEN"])  # before it
-        complete = (isinstance(saved["epoch"], int)
-                    and set(SAVED_SETTINGS) <= set(saved["settings"]))
+        complete = record_makes_sense(saved)
     except FileNotFoundError:
         return None
     except OSError as problem:
         raise SettingError(f"{path} cannot be read ({problem.strerror}).") from None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):  # not the shape it should be
         complete = False
     if not complete:
         raise SettingError(f"{path} is not a checkpoint record this script wrote; move it "
@@ -1010,6 +1009,21 @@ def read_checkpoint(directory):
                            f"--fresh to start over.")
     saved["prefix"] = prefix
     return saved
+
+
+def record_makes_sense(saved):
+    """Whether a record read from JSON is whole: each saved setting of its kind and in its
+    range, and an epoch that names its checkpoint."""
+    shape = saved["settings"]
+    if set(shape) < set(SAVED_SETTINGS) or type(saved["epoch"]) is not int:
+        return False
+    if any(type(shape[name]) is not SETTING_KINDS[name] for name in SAVED_SETTINGS):
+        return False
+    return (saved["epoch"] >= 0 and saved["checkpoint"] == f"model-{saved['epoch']}"
+            and 1 <= shape["MIN_LEN"] <= shape["SEQ_LEN"] <= MAX_SEQ_LEN
+            and shape["CELL"] in CELLS and shape["SEED"] >= 0
+            and min(shape["NUM_HIDDEN"], shape["NUM_LAYERS"], shape["NUM_EXAMPLES"]) >= 1
+            and shape["VALIDATION_EXAMPLES"] >= 0)
 
 
 def recorded(settings):
@@ -1068,10 +1082,23 @@ def check_readable(saved, directory):
 
 def restore(session, net, saved, directory):
     """Load the saved model into session, or raise SettingError, in one sentence, if its
-    files are damaged or missing. Nothing in the folder is changed either way."""
+    files are damaged or missing, or do not hold the variables its record describes.
+    Nothing in the folder is changed either way."""
     try:
+        stored = tf.train.load_checkpoint(saved["prefix"]).get_variable_to_shape_map()
+        with net.graph.as_default():
+            for variable in tf1.global_variables():
+                name = variable.op.name
+                if stored.get(name) != variable.shape.as_list():
+                    raise SettingError(
+                        f"The checkpoint {saved['prefix']} holds {name} as "
+                        f"{stored.get(name, 'nothing')}, not the {variable.shape.as_list()} "
+                        f"its record describes; give --fresh to train a new one in "
+                        f"{directory}/, or another --checkpoint-dir.")
         net.saver.restore(session, saved["prefix"])
-    except (tf.errors.OpError, ValueError) as problem:
+    except SettingError:
+        raise
+    except (tf.errors.OpError, ValueError, IndexError) as problem:
         raise damaged(saved, directory, problem) from None
 
 

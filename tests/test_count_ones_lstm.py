@@ -946,3 +946,40 @@ def test_a_damaged_save_is_named_in_one_sentence_and_left_as_it_was(damage, tmp_
                 "it is damaged or incomplete; give --fresh")
     assert files_in(tmp_path) == before
     assert col.main(TINY + where + ["--epochs", "1", "--fresh"]) == 0  # --fresh gets past it
+
+
+@pytest.mark.parametrize("edit", [
+    lambda record: record.update(settings=[1, 2]),
+    lambda record: record.update(epoch=True),
+    lambda record: record.update(epoch=-3, checkpoint="model--3"),
+    lambda record: record["settings"].update(NUM_LAYERS=0),
+    lambda record: record["settings"].update(NUM_HIDDEN="24"),
+    lambda record: record["settings"].update(CELL="lstm2"),
+    lambda record: record.update(checkpoint="model-7"),
+])
+def test_a_hand_edited_record_is_named_in_one_sentence(edit, tmp_path, capsys):
+    where = ["--checkpoint-dir", str(tmp_path)]
+    assert col.main(TINY + where + ["--epochs", "2"]) == 0
+    capsys.readouterr()
+    path = tmp_path / "count_ones_lstm.json"
+    record = json.loads(path.read_text())
+    edit(record)
+    path.write_text(json.dumps(record))
+    before = files_in(tmp_path)
+    for argv in (TINY + where + ["--epochs", "3"], ["--predict", "010110"] + where):
+        refused(argv, capsys, f"{path} is not a checkpoint record this script wrote")
+    assert files_in(tmp_path) == before
+
+
+@pytest.mark.parametrize("name, value", [("NUM_HIDDEN", 12), ("SEQ_LEN", 7)])
+def test_a_record_that_no_longer_fits_its_checkpoint_is_refused(name, value, tmp_path, capsys):
+    where = ["--checkpoint-dir", str(tmp_path)]
+    assert col.main(TINY + where + ["--epochs", "2"]) == 0
+    capsys.readouterr()
+    path = tmp_path / "count_ones_lstm.json"
+    record = json.loads(path.read_text())
+    record["settings"][name] = value
+    record["settings"]["MIN_LEN"] = record["settings"]["SEQ_LEN"]
+    path.write_text(json.dumps(record))
+    strings = ["0101101"] if name == "SEQ_LEN" else ["010110"]
+    refused(["--predict", *strings] + where, capsys, "its record describes; give --fresh")
