@@ -156,7 +156,7 @@ def spelled(codes, seq_len):
     """(numbers, lengths) of the strings with these codes: what each spells and its bits."""
     codes = np.asarray(codes, dtype=np.int64)
     starts = length_offset(np.arange(seq_len - 1, 0, -1), seq_len)  # lengths seq_len - 1..1
-    lengths = seq_len - np.sum(codes[:, None] >= starts[None, :], axis=1)
+    lengths = seq_len - np.searchsorted(starts, codes, side="right")  # starts passed
     return codes - length_offset(lengths, seq_len), lengths
 
 
@@ -754,27 +754,28 @@ def build_prefix_tree(model, seq_len, eval_batch, min_len=None):
                            leaf_outputs=leaf_outputs)
 
 
-def for_every_string(session, net, fetch):
-    """Run the prefix tree and return `fetch` (one of its per-string tensors at full
-    length) for all 2**seq_len strings, row n being the string that spells n."""
+def each_prefix(session, net, fetch):
+    """Run the top of the tree once, then `fetch` (tensors of the tree's lower part) for
+    each of its prefixes in counting order: yields (prefix number, fetched values)."""
     tops = tf.nest.flatten(session.run(net.tree.top_state))  # one row per prefix
     slots = tf.nest.flatten(net.tree.prefix)
-    return np.concatenate([
-        session.run(fetch, {slot: top[i:i + 1] for slot, top in zip(slots, tops)})
-        for i in range(len(tops[0]))])
+    for i in range(len(tops[0])):
+        yield i, session.run(fetch, {slot: top[i:i + 1] for slot, top in zip(slots, tops)})
+
+
+def for_every_string(session, net, fetch):
+    """`fetch` (one of the tree's per-string tensors at full length) for all 2**seq_len
+    strings, row n being the string that spells n."""
+    return np.concatenate([values for _, values in each_prefix(session, net, fetch)])
 
 
 def counts_by_tree(session, net):
     """The predicted count of every string of every length, indexed by its code."""
     tree, seq_len = net.tree, net.seq_len
     counts = np.zeros(2 ** (seq_len + 1) - 2 ** net.min_len, np.int32)
-    tops, top_counts = session.run([tree.top_state, tree.top_counts])
-    for depth, values in top_counts.items():
+    for depth, values in session.run(tree.top_counts).items():
         counts[length_offset(depth, seq_len) + np.arange(2 ** depth)] = values
-    tops, slots = tf.nest.flatten(tops), tf.nest.flatten(tree.prefix)
-    for i in range(len(tops[0])):  # prefix i, grown to every depth below it
-        grown = session.run(tree.leaf_counts, {slot: top[i:i + 1]
-                                               for slot, top in zip(slots, tops)})
+    for i, grown in each_prefix(session, net, tree.leaf_counts):  # prefix i, grown below
         for depth, values in grown.items():
             rows = 2 ** (depth - tree.top)
             counts[length_offset(depth, seq_len) + i * rows + np.arange(rows)] = values
