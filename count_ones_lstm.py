@@ -32,6 +32,7 @@ Ctrl-C, TensorBoard and main().
 import argparse
 import ast
 import contextlib
+import errno
 import fcntl
 import io
 import json
@@ -119,8 +120,9 @@ class SettingError(ValueError):
 
 
 class Stopped(Exception):
-    """The run was stopped by Ctrl-C or SIGTERM; the message says what was kept, and
-    status is the exit status (130 or 143, as a shell reports either signal)."""
+    """The run stopped before its end: by Ctrl-C or SIGTERM (exit status 130 or 143, as a
+    shell reports either signal), or because it could not save or its loss blew up (1).
+    The message says what is kept."""
 
     def __init__(self, message, status):
         super().__init__(message)
@@ -306,10 +308,13 @@ def build_graph(*, seq_len=SEQ_LEN, min_len=MIN_LEN, num_hidden=NUM_HIDDEN, cell
         # Every variable, Adam's moments included, so that a run continued from a
         # checkpoint takes exactly the steps an uninterrupted run would have taken.
         saver = tf1.train.Saver(max_to_keep=None)
+        # True while every weight (and Adam's moments) is a number: a save checks it first.
+        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(variable))
+                                for variable in tf1.global_variables()])
     graph.finalize()  # from here on, adding a node by accident is an error
     return SimpleNamespace(graph=graph, model=model, loop=loop, tree=tree, probe=probe,
-                           init=init, saver=saver, seq_len=seq_len, min_len=min_len,
-                           steps_per_run=steps_per_run, eval_batch=eval_batch)
+                           init=init, saver=saver, finite=finite, seq_len=seq_len,
+                           min_len=min_len, steps_per_run=steps_per_run, eval_batch=eval_batch)
 
 
 def new_session(net):
@@ -953,6 +958,55 @@ def check_settings(settings):
     if not settings.sample or set(settings.sample) - {"0", "1"}:
         raise SettingError(f"SAMPLE is {settings.sample!r}, but it must be a non-empty "
                            "string of 0s and 1s.")
+    check_machine_limits(settings)
+
+
+MAX_CELL_COPIES = 1000  # cell steps one graph may hold: about a minute of building here
+GATES = {"lstm": 4, "handwired": 4, "gru": 3, "rnn": 1}  # weight blocks in each cell kind
+
+
+def memory_of_machine():
+    """Bytes of memory this process may use: the machine's, or its container's limit."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    with contextlib.suppress(OSError, ValueError):  # "max" when there is no limit
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as limit:
+            total = min(total, int(limit.read()))
+    return total
+
+
+def check_machine_limits(settings):
+    """Raise SettingError, naming the limit, for settings that would take the machine down
+    (a graph that takes many minutes to build, a model that does not fit in memory)."""
+    cores = os.cpu_count() or 1
+    if settings.towers > 4 * cores:
+        raise SettingError(f"TOWERS is {settings.towers}, but this machine has {cores} cores "
+                           f"and more than {4 * cores} parts (4 per core) only make the graph "
+                           "bigger and slower to build.")
+    static = settings.unroll == "static"
+    copies = settings.towers * settings.num_layers * (settings.seq_len if static else 1)
+    if copies > MAX_CELL_COPIES:
+        raise SettingError(
+            f"TOWERS {settings.towers} x NUM_LAYERS {settings.num_layers}"
+            + (f" x SEQ_LEN {settings.seq_len} (UNROLL 'static')" if static else "")
+            + f" is {copies:,} copies of the cell in one graph, more than the "
+            f"{MAX_CELL_COPIES:,} this script builds (about a minute); use fewer.")
+    hidden, gates = settings.num_hidden, GATES[settings.cell]
+    weights = sum((inputs + hidden + 1) * gates * hidden  # each layer's kernel and bias
+                  for inputs in [1] + [hidden] * (settings.num_layers - 1))
+    # Weights and Adam's two moments, a gradient for each copy of the cell (dynamic_rnn
+    # adds its up as it goes), and each copy's gates and state kept for the way back.
+    gradients = settings.towers * settings.seq_len if static else 2
+    training = (4 * weights * (3 + gradients)
+                + 4 * settings.batch_size * settings.seq_len * settings.num_layers
+                * (gates + 3) * hidden)
+    grading = 4 * 2 * settings.eval_batch * settings.num_layers * (gates + 3) * hidden
+    needed, available = max(training, grading), memory_of_machine()
+    if needed > available:
+        raise SettingError(
+            f"NUM_HIDDEN {hidden} with NUM_LAYERS {settings.num_layers} makes {weights:,} "
+            f"weights, which would take about {needed / 2**30:,.0f} GiB of memory to train "
+            f"and grade, more than the {available / 2**30:.0f} GiB this machine has; use "
+            "fewer units.")
 
 
 def graph_for(settings, **changes):
@@ -1044,22 +1098,66 @@ def check_checkpoint(saved, settings, directory):
                 f"--fresh to train a new one there, or another --checkpoint-dir.")
 
 
-def save_checkpoint(session, net, directory, settings, epoch):
-    """Save every variable as of `epoch`; then point the record at it and drop older ones."""
-    os.makedirs(directory, exist_ok=True)
+def save_checkpoint(session, net, directory, settings, epoch, lock=None):
+    """Save every variable as of `epoch`; then point the record, and TensorFlow's own
+    `checkpoint` file, at it and drop older saves.
+
+    The record is replaced in one step, and only once the new save is whole; if writing
+    fails before that (a full disk, a folder gone), what was written of the new save is
+    removed and the error raised, so the record still names the previous save, intact.
+    `lock`, the run's lock_folder(), tells whether the folder is still the one it locked.
+    """
     name = f"model-{epoch}"
-    net.saver.save(session, os.path.join(directory, "model"), global_step=epoch,
-                   write_meta_graph=False, write_state=False)
-    record = {"format": CHECKPOINT_FORMAT, "checkpoint": name, "epoch": epoch,
-              "settings": recorded(settings)}
     path = os.path.join(directory, CHECKPOINT_FILE)
     temporary = f"{path}.{os.getpid()}.tmp"  # this process's own
-    with open(temporary, "w", encoding="utf-8") as out:
-        json.dump(record, out, indent=1)
-    os.replace(temporary, path)  # the record changes in one step, never half-written
+    temporary_name = os.path.basename(temporary)
+    record = {"format": CHECKPOINT_FORMAT, "checkpoint": name, "epoch": epoch,
+              "settings": recorded(settings)}
+    try:
+        if not os.path.isdir(directory):  # removed during the run: the save would make it anew
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
+        net.saver.save(session, os.path.join(directory, "model"), global_step=epoch,
+                       write_meta_graph=False, write_state=False)
+        if lock and not os.path.samestat(os.fstat(lock.fileno()), os.stat(lock.name)):
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))  # made anew
+        with open(temporary, "w", encoding="utf-8") as out:
+            json.dump(record, out, indent=1)
+        os.replace(temporary, path)  # the record changes in one step, never half-written
+    except (OSError, ValueError, tf.errors.OpError) as problem:
+        if not os.path.isdir(directory):  # removed during the run (TensorFlow's ValueError)
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)) from problem
+        for left in os.listdir(directory):
+            if left.startswith((name + ".", name + "_temp")) or left == temporary_name:
+                os.remove(os.path.join(directory, left))
+        raise
+    # For TensorFlow's tools (tf.train.latest_checkpoint): the same save, named relative
+    # to the folder, written to a temporary file and renamed like the record.
+    prefix = os.path.join(directory, name)
+    tf1.train.update_checkpoint_state(directory, prefix, all_model_checkpoint_paths=[prefix])
     for old in os.listdir(directory):
         if SAVED_FILE.match(old) and not old.startswith(name + "."):
             os.remove(os.path.join(directory, old))
+
+
+def reason(problem):
+    """The short cause of a failed write: 'No space left on device', not a page of it."""
+    text = problem.strerror if isinstance(problem, OSError) else problem.message
+    return (text or type(problem).__name__).strip().split("; ")[-1].split("\n")[0]
+
+
+def kept_in(directory):
+    """What is safely saved in directory now, read from disk: the end of a sentence."""
+    if not directory:
+        return "nothing is saved, as CHECKPOINT_DIR is empty"
+    try:
+        saved = read_checkpoint(directory)
+        if saved:
+            check_readable(saved, directory)
+    except SettingError:
+        saved = None
+    if not saved:
+        return f"no save is left in {directory}/"
+    return f"the last save, epoch {saved['epoch']} in {directory}/, is kept as it was"
 
 
 def damaged(saved, directory, problem):
@@ -1198,10 +1296,11 @@ def fit_sample(sample, seq_len):
     return (sample * (seq_len // len(sample) + 1))[:seq_len]
 
 
-def train_and_report(settings, saved=None, out=None):
+def train_and_report(settings, saved=None, out=None, lock=None):
     """Make the data, train (from `saved`, a checkpoint record, if given), grade and report
     to out (stdout by default); returns the number of test strings counted wrong. Raises
-    Stopped after a Ctrl-C."""
+    Stopped after a Ctrl-C, or if a save fails or the loss blows up. `lock`: the run's
+    lock_folder(), if it holds one."""
     def say(line):
         print(line, file=out or sys.stdout, flush=True)
 
@@ -1232,12 +1331,23 @@ def train_and_report(settings, saved=None, out=None):
         elif settings.cell == "handwired":
             set_handwired(session, net)
         last_saved = saved["epoch"] if saved else None
+        directory = settings.checkpoint_dir
 
         def save(epoch):
             nonlocal last_saved
-            if settings.checkpoint_dir and last_saved != epoch:
-                save_checkpoint(session, net, settings.checkpoint_dir, settings, epoch)
-                last_saved = epoch
+            if not directory or last_saved == epoch:
+                return
+            if not session.run(net.finite):  # never write NaN weights over a good model
+                raise Stopped(f"The weights stopped being numbers at epoch {epoch} "
+                              f"(LEARNING_RATE {settings.learning_rate:g} may be too large); "
+                              f"nothing was saved: {kept_in(directory)}.", 1)
+            try:
+                save_checkpoint(session, net, directory, settings, epoch, lock)
+            except (OSError, tf.errors.OpError) as problem:
+                raise Stopped(f"Saving epoch {epoch} in {directory}/ failed "
+                              f"({reason(problem)}); {kept_in(directory)} (fix that, then run "
+                              "the same command to continue).", 1) from None
+            last_saved = epoch
 
         step_times = []
         epoch = first_epoch - 1  # the last finished epoch
@@ -1254,6 +1364,10 @@ def train_and_report(settings, saved=None, out=None):
                     f"train error {100 * error:5.1f}% step {1000 * epoch_time / steps:5.1f}ms "
                     f"left {duration(left)}")
                 scalars.add(epoch, loss=loss, train_error=100 * error)
+                if not np.isfinite(loss):  # diverged: stop before it is saved anywhere
+                    raise Stopped(f"The loss became {loss} at epoch {epoch}: training "
+                                  f"diverged (LEARNING_RATE {settings.learning_rate:g} may be "
+                                  f"too large); {kept_in(directory)}.", 1)
                 if epoch % settings.eval_every == 0 and (epoch != epochs or len(valid)):
                     wrong = count_wrong(predicted_counts(session, net, watch), watch, seq_len)
                     say(f"Epoch {epoch:{width}d}/{epochs} {watched} error "
@@ -1415,7 +1529,7 @@ def main(argv=None):
             if saved:
                 check_checkpoint(saved, settings, settings.checkpoint_dir)
                 check_readable(saved, settings.checkpoint_dir)
-        train_and_report(settings, saved=saved)
+        train_and_report(settings, saved=saved, lock=lock)
     except SettingError as problem:
         print(f"count_ones_lstm.py: {problem}", file=sys.stderr)
         return 2
