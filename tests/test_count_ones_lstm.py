@@ -460,7 +460,7 @@ def test_a_second_run_continues_from_the_checkpoint_and_fresh_starts_over(tmp_pa
     out = capsys.readouterr().out
     assert "Continuing" not in out and "Epoch 1/2 loss" in out
     assert sorted(files_in(tmp_path / "saved")) == [  # the older save is gone, nothing else
-        "count_ones_lstm.json", "count_ones_lstm.lock", "model-2.data-00000-of-00001",
+        "checkpoint", "count_ones_lstm.json", "count_ones_lstm.lock", "model-2.data-00000-of-00001",
         "model-2.index", "model-notes.txt"]
 
 
