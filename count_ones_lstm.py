@@ -85,6 +85,8 @@ SEED = 0  # drives the shuffle and the initial weights, so a run can be repeated
 CELL = "lstm"  # "lstm" (the tutorial's), "gru", "rnn" (plain tanh), "handwired" (not trained)
 NUM_HIDDEN = 24  # units in each cell (the size of its output and of its state)
 NUM_LAYERS = 1  # cells stacked on each other; each layer reads the outputs of the one below
+TARGET = "last"  # "last": learn the count after the last bit (the tutorial's); "every": after each bit
+HEAD = "softmax"  # "softmax": a probability per count (the tutorial's); "regression": one number
 # training
 BATCH_SIZE = 1000  # strings per Adam step; a last, smaller batch takes any remainder
 LEARNING_RATE = 0.001  # Adam's step size (0.001 is Adam's own default, the tutorial's)
@@ -107,12 +109,14 @@ EVAL_BATCH = 65536  # at most how many strings one grading run holds
 # your own added to the block becomes an option too, of the kind its value has.
 SETTING_KINDS = {
     "SEQ_LEN": int, "MIN_LEN": int, "NUM_EXAMPLES": int, "VALIDATION_EXAMPLES": int, "SEED": int,
-    "CELL": str, "NUM_HIDDEN": int, "NUM_LAYERS": int, "BATCH_SIZE": int,
+    "CELL": str, "NUM_HIDDEN": int, "NUM_LAYERS": int, "TARGET": str, "HEAD": str,
+    "BATCH_SIZE": int,
     "LEARNING_RATE": float, "EPOCHS": int, "EVAL_EVERY": int, "CHECKPOINT_DIR": str,
     "SAVE_EVERY": int, "LOG_DIR": str, "SAMPLE": str, "UNROLL": str, "TOWERS": int,
     "STEPS_PER_RUN": int, "GRADING": str, "EVAL_BATCH": int}
 MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
 CELLS = ("lstm", "gru", "rnn", "handwired")
+TARGETS, HEADS = ("last", "every"), ("softmax", "regression")
 
 
 class SettingError(ValueError):
@@ -216,14 +220,13 @@ def make_cell(kind, num_hidden):
 
 def build_model(*, seq_len, num_hidden, cell_kind, num_layers, learning_rate, seed,
                 min_len=None, unroll="dynamic", towers=1, optimizer=None, data=None,
-                target=None, lengths=None):
+                target=None, lengths=None, target_kind="last", head="softmax"):
     """The tutorial's graph, line for line, in its order; returns its tensors by name.
 
     data and target (and lengths, for strings shorter than seq_len) are placeholders made
-    here, unless a caller gives tensors of the same shapes (the training loop inside the
-    graph does, batch by batch). Every call in one graph shares the same variables; give
-    all of them one `optimizer`, so that they share Adam's state too.
-    """
+    here unless given as tensors of the same shapes (as the training loop in the graph
+    does). Calls in one graph share the variables; give them one `optimizer` to share
+    Adam's state too. target_kind and head: see "Other framings" below."""
     num_classes = seq_len + 1  # a string holds 0, 1, ..., seq_len ones
     # The cells' kernels start Glorot-uniform, TF1's default, drawn from SEED alone, so that
     # the first weights are the same whatever else the graph holds.
@@ -245,6 +248,7 @@ def build_model(*, seq_len, num_hidden, cell_kind, num_layers, learning_rate, se
         if unroll == "dynamic" and towers == 1 and lengths is None:  # the tutorial's way
             # val (batch, SEQ_LEN, hidden): the output after each bit; state: after the last
             val, state = tf1.nn.dynamic_rnn(cell, data, dtype=tf.float32)
+            outputs = val
             val = tf.transpose(val, [1, 0, 2])  # (SEQ_LEN, batch, hidden): time first
             last = tf.gather(val, seq_len - 1)  # (batch, hidden): after the last bit
         elif unroll == "dynamic" and towers == 1:  # the same for strings of mixed lengths:
@@ -252,35 +256,102 @@ def build_model(*, seq_len, num_hidden, cell_kind, num_layers, learning_rate, se
             val, state = tf1.nn.dynamic_rnn(cell, data, sequence_length=lengths,
                                             dtype=tf.float32)
             ends = tf.stack([tf.range(tf.shape(val)[0]), lengths - 1], 1)  # (batch, 2)
-            last = tf.gather_nd(val, ends)  # (batch, hidden): after each one's last bit
+            last, outputs = tf.gather_nd(val, ends), val  # (batch, hidden): after its end
         else:  # the same `last`, computed faster: see "Speed" below
-            last = last_output_fast(cell, data, seq_len, unroll, towers, lengths)
+            last, outputs = last_output_fast(cell, data, seq_len, unroll, towers, lengths,
+                                             every=target_kind == "every")
 
         weight = tf1.get_variable(  # (hidden, classes), truncated normal like the tutorial's
-            "weight", [num_hidden, num_classes],
+            "weight", [num_hidden, num_classes if head == "softmax" else 1],  # regression: 1
             initializer=tf1.truncated_normal_initializer(seed=seed))
         bias = tf1.get_variable(  # (classes,), all 0.1
-            "bias", [num_classes], initializer=tf1.constant_initializer(0.1))
-        # (batch, classes): each row a probability for every count, summing to 1
-        prediction = tf.nn.softmax(tf.matmul(last, weight) + bias)
+            "bias", weight.shape[1:], initializer=tf1.constant_initializer(0.1))
+        if head == "softmax":  # (batch, classes): each row a probability for every count
+            prediction = tf.nn.softmax(tf.matmul(last, weight) + bias)
+        else:  # (batch,): one number, the count read as a quantity
+            prediction = (tf.matmul(last, weight) + bias)[:, 0]
 
-    # summed over the batch; the clip keeps log() finite where a probability is 0
-    cross_entropy = -tf.reduce_sum(target * tf1.log(tf.clip_by_value(prediction, 1e-10, 1.0)))
+    if head == "softmax" and target_kind == "last":  # summed; the clip keeps log() finite
+        cross_entropy = -tf.reduce_sum(target * tf1.log(tf.clip_by_value(prediction, 1e-10, 1.0)))
+    else:  # squared error, or the loss at every bit: see "Other framings" below
+        cross_entropy = other_loss(head, prediction, target, outputs, target_kind, data,
+                                   lengths, weight, bias)
     optimizer = optimizer or tf1.train.AdamOptimizer(learning_rate)
     minimize = optimizer.minimize(cross_entropy)  # one Adam step on every variable
 
-    mistakes = tf.not_equal(tf.argmax(target, 1), tf.argmax(prediction, 1))  # (batch,) bool
+    if head == "softmax":  # (batch,) bool: the most probable count is not the true one
+        mistakes = tf.not_equal(tf.argmax(target, 1), tf.argmax(prediction, 1))
+    else:  # the number, rounded, is not the true count
+        mistakes = tf.not_equal(tf.argmax(target, 1, output_type=tf.int32), rounded(prediction))
     error = tf.reduce_mean(tf.cast(mistakes, tf.float32))  # (): the share of strings wrong
     return SimpleNamespace(
         data=data, target=target, lengths=lengths, layers=layers, cell=cell, last=last,
         weight=weight, bias=bias, prediction=prediction, cross_entropy=cross_entropy,
-        minimize=minimize, mistakes=mistakes, error=error)
+        minimize=minimize, mistakes=mistakes, error=error, head=head)
+
+
+# ---------------------------------------------------------------------------------------
+# Other framings: TARGET "every" and HEAD "regression"
+# ---------------------------------------------------------------------------------------
+# Two proposals from the tutorial's readers. TARGET "every" asks for the running count
+# after every bit, not only after the last, so each training string also teaches all of
+# its prefixes; the loss is summed over the bits. HEAD "regression" makes the answer one
+# number trained with squared error against the count, and reads it rounded to the nearest
+# whole number. Either way the error reported is the tutorial's: whole strings, wrong or
+# right, so that the runs compare directly.
+
+def rounded(numbers):
+    """The nearest whole number to each (halves round up), as int32: the regression head's
+    count. NumPy's counterpart is counts_from()."""
+    return tf.cast(tf.floor(numbers + 0.5), tf.int32)
+
+
+def head_counts(outputs, weight, bias, head):
+    """The head's count for cell outputs (..., hidden): int32 (...). The most probable
+    count for the softmax (the largest logit), the rounded number for the regression."""
+    scores = tf.tensordot(outputs, weight, 1) + bias  # (..., classes) or (..., 1)
+    if head == "regression":
+        return rounded(scores[..., 0])
+    return tf.argmax(scores, -1, output_type=tf.int32)
+
+
+def other_loss(head, prediction, target, outputs, target_kind, data, lengths, weight, bias):
+    """The loss of the other framings, summed over the batch (and over the bits).
+
+    "last": the last bit only, as the tutorial: (prediction - count)^2, the regression's
+    squared error. "every": the head is applied to the outputs after every bit (batch,
+    seq_len, hidden), against the running count there: the ones in data up to that bit
+    (batch, seq_len). Bits after a string's length are padding and add nothing.
+    """
+    if target_kind == "last":
+        count = tf.cast(tf.argmax(target, 1), tf.float32)  # (batch,)
+        return tf.reduce_sum(tf.square(prediction - count))
+    seq_len = outputs.shape[1]
+    running = tf.cumsum(data[:, :, 0], axis=1)  # (batch, seq_len): ones so far
+    scores = tf.tensordot(outputs, weight, 1) + bias  # (batch, seq_len, classes or 1)
+    if head == "regression":
+        per_bit = tf.square(scores[:, :, 0] - running)
+    else:
+        labels = tf.one_hot(tf.cast(running, tf.int32), seq_len + 1)  # (batch, seq_len, classes)
+        probabilities = tf.clip_by_value(tf.nn.softmax(scores), 1e-10, 1.0)
+        per_bit = -tf.reduce_sum(labels * tf1.log(probabilities), 2)
+    if lengths is not None:  # only the bits of each string count
+        per_bit *= tf.sequence_mask(lengths, seq_len, tf.float32)
+    return tf.reduce_sum(per_bit)
+
+
+def counts_from(prediction, head):
+    """The counts, int array (n,), from `prediction` values fetched from a session."""
+    if head == "regression":
+        return np.floor(prediction + np.float32(0.5)).astype(np.int64)
+    return prediction.argmax(axis=1)
 
 
 def build_graph(*, seq_len=SEQ_LEN, min_len=MIN_LEN, num_hidden=NUM_HIDDEN, cell_kind=CELL,
                 num_layers=NUM_LAYERS, learning_rate=LEARNING_RATE, seed=SEED,
                 unroll=UNROLL, towers=TOWERS, steps_per_run=STEPS_PER_RUN,
-                grading=GRADING, eval_batch=EVAL_BATCH, probe=False):
+                grading=GRADING, eval_batch=EVAL_BATCH, target_kind=TARGET, head=HEAD,
+                probe=False):
     """The tutorial's model in a tf.Graph of its own, with whatever the speed settings add
     beside it; returns the handles a run needs.
 
@@ -295,7 +366,8 @@ def build_graph(*, seq_len=SEQ_LEN, min_len=MIN_LEN, num_hidden=NUM_HIDDEN, cell
         min_len = min_len or seq_len  # 0: every string seq_len bits long
         shape = dict(seq_len=seq_len, min_len=min_len, num_hidden=num_hidden,
                      cell_kind=cell_kind, num_layers=num_layers, learning_rate=learning_rate,
-                     seed=seed, optimizer=tf1.train.AdamOptimizer(learning_rate))
+                     seed=seed, optimizer=tf1.train.AdamOptimizer(learning_rate),
+                     target_kind=target_kind, head=head)
         # The loop comes first, so that the variables are made inside it: TensorFlow then
         # reads them afresh at every step (made outside, they would be read once a run).
         loop = (build_training_loop(unroll=unroll, towers=towers, **shape)
@@ -359,8 +431,9 @@ def predicted_counts(session, net, numbers):
     counts = []  # the tutorial's way: feed the strings to `data`, EVAL_BATCH at a time
     for start in range(0, len(numbers), net.eval_batch):
         inp, _, lengths = bits_and_labels(numbers[start:start + net.eval_batch], net.seq_len)
-        counts.append(session.run(net.model.prediction,
-                                  feed(net.model, inp, lengths=lengths)).argmax(axis=1))
+        counts.append(counts_from(session.run(net.model.prediction,
+                                              feed(net.model, inp, lengths=lengths)),
+                                  net.model.head))
     return np.concatenate(counts)
 
 
@@ -392,7 +465,8 @@ def count_wrong(counts, numbers, seq_len):
 
 
 def predict(session, net, strings):
-    """The probability of each count, (len(strings), seq_len + 1), for strings of 0s and 1s."""
+    """The model's `prediction` for strings of 0s and 1s: the probability of each count,
+    (len(strings), seq_len + 1), or with HEAD "regression" the number, (len(strings),)."""
     inp, _, lengths = bits_and_labels(np.array([code_of(s, net.seq_len) for s in strings]),
                                       net.seq_len)
     return session.run(net.model.prediction, feed(net.model, inp, lengths=lengths))
@@ -436,8 +510,7 @@ def build_state_probe(model, seq_len):
             else:
                 parts[f"h{number + 1}"] = tf.stack(layer_steps, 1)
         outputs = tf.stack([output_of(step) for step in steps], 1)  # (n, seq_len, hidden)
-        logits = tf.einsum("nth,hk->ntk", outputs, model.weight) + model.bias
-        guesses = tf.argmax(logits, 2, output_type=tf.int32)  # (n, seq_len)
+        guesses = head_counts(outputs, model.weight, model.bias, model.head)  # (n, seq_len)
     return SimpleNamespace(bits=bits, parts=parts, guesses=guesses)
 
 
@@ -602,8 +675,9 @@ def set_handwired(session, net):
 #   session.run takes many Adam steps, each a call of build_model on its batch.
 # - GRADING "tree": strings that begin alike share the cell's work up to where they part.
 
-def last_output_fast(cell, data, seq_len, unroll, towers, lengths=None):
-    """build_model's `last`, (batch, seq_len, 1) -> (batch, hidden), computed faster.
+def last_output_fast(cell, data, seq_len, unroll, towers, lengths=None, every=False):
+    """build_model's `last`, (batch, seq_len, 1) -> (batch, hidden), computed faster; and
+    if `every`, the outputs after each bit too, (batch, seq_len, hidden) (else None).
 
     The batch is cut into `towers` parts that share the cell's weights but no operation,
     so TensorFlow runs them side by side, forwards and backwards. "static" unrolls each
@@ -612,7 +686,7 @@ def last_output_fast(cell, data, seq_len, unroll, towers, lengths=None):
     """
     size = tf.shape(data)[0]
     bounds = [size * k // towers for k in range(towers + 1)]
-    parts = []
+    lasts, vals = [], []
     for a, b in zip(bounds, bounds[1:]):
         part = data[a:b]  # (part, seq_len, 1)
         part_lengths = None if lengths is None else lengths[a:b]  # (part,)
@@ -620,19 +694,18 @@ def last_output_fast(cell, data, seq_len, unroll, towers, lengths=None):
             bits = tf.unstack(part, num=seq_len, axis=1)  # seq_len x (part, 1), in order
             outputs, _ = tf1.nn.static_rnn(cell, bits, sequence_length=part_lengths,
                                            dtype=tf.float32)  # seq_len x (part, h)
-            if part_lengths is None:
-                parts.append(outputs[-1])
-                continue
-            val = tf.stack(outputs, 1)  # (part, seq_len, h)
+            val = tf.stack(outputs, 1) if every or part_lengths is not None else None
         else:
             val, _ = tf1.nn.dynamic_rnn(cell, part, sequence_length=part_lengths,
                                         dtype=tf.float32)  # (part, seq_len, h)
+            outputs = None
+        vals.append(val)
         if part_lengths is None:
-            parts.append(val[:, -1])
+            lasts.append(outputs[-1] if unroll == "static" else val[:, -1])
         else:  # each string's output after its own last bit
             ends = tf.stack([tf.range(tf.shape(val)[0]), part_lengths - 1], 1)  # (part, 2)
-            parts.append(tf.gather_nd(val, ends))
-    return tf.concat(parts, 0)  # (batch, hidden)
+            lasts.append(tf.gather_nd(val, ends))
+    return tf.concat(lasts, 0), tf.concat(vals, 0) if every else None
 
 
 def bits_and_labels_in_graph(codes, seq_len):
@@ -735,9 +808,8 @@ def build_prefix_tree(model, seq_len, eval_batch, min_len=None):
     prefixes is grown to full length in a run of its own, 2**below <= eval_batch strings."""
     min_len = min_len or seq_len
 
-    def counts_of(state):  # the most probable count of each row's string
-        prediction = tf.nn.softmax(tf.matmul(output_of(state), model.weight) + model.bias)
-        return tf.argmax(prediction, 1, output_type=tf.int32)
+    def counts_of(state):  # the model's count of each row's string
+        return head_counts(output_of(state), model.weight, model.bias, model.head)
 
     with tf.name_scope("grading"):
         below = min(seq_len, eval_batch.bit_length() - 1)  # 2**below <= eval_batch
@@ -946,8 +1018,8 @@ def check_settings(settings):
         raise SettingError(
             f"BATCH_SIZE is {settings.batch_size}, but it must be from 1 to NUM_EXAMPLES "
             f"({settings.num_examples}).")
-    for name, allowed in (("cell", CELLS), ("unroll", ("static", "dynamic")),
-                          ("grading", ("tree", "batches"))):
+    for name, allowed in (("cell", CELLS), ("target", TARGETS), ("head", HEADS),
+                          ("unroll", ("static", "dynamic")), ("grading", ("tree", "batches"))):
         if getattr(settings, name) not in allowed:
             choices = " or ".join(", ".join(repr(a) for a in allowed).rsplit(", ", 1))
             raise SettingError(f"{name.upper()} is {getattr(settings, name)!r}, but it must "
@@ -955,6 +1027,9 @@ def check_settings(settings):
     if settings.cell == "handwired" and settings.num_layers != 1:
         raise SettingError(f"CELL 'handwired' is one LSTM layer set by hand, so NUM_LAYERS "
                            f"must be 1, not {settings.num_layers}.")
+    if settings.cell == "handwired" and settings.head != "softmax":
+        raise SettingError("CELL 'handwired' sets a softmax read-out by hand, so HEAD must be "
+                           f"'softmax', not {settings.head!r}.")
     if not settings.sample or set(settings.sample) - {"0", "1"}:
         raise SettingError(f"SAMPLE is {settings.sample!r}, but it must be a non-empty "
                            "string of 0s and 1s.")
@@ -1017,7 +1092,7 @@ def graph_for(settings, **changes):
         num_layers=settings.num_layers, learning_rate=settings.learning_rate,
         seed=settings.seed, unroll=settings.unroll, towers=settings.towers,
         steps_per_run=settings.steps_per_run, grading=settings.grading,
-        eval_batch=settings.eval_batch)
+        eval_batch=settings.eval_batch, target_kind=settings.target, head=settings.head)
     chosen.update(changes)
     return build_graph(**chosen)
 
@@ -1029,7 +1104,7 @@ def graph_for(settings, **changes):
 
 # What a checkpoint must agree on to be continued: the model's shape, and the data split
 # (another seed or size would put strings the model trained on into the test set).
-SAVED_SETTINGS = ("SEQ_LEN", "MIN_LEN", "CELL", "NUM_HIDDEN", "NUM_LAYERS",
+SAVED_SETTINGS = ("SEQ_LEN", "MIN_LEN", "CELL", "NUM_HIDDEN", "NUM_LAYERS", "TARGET", "HEAD",
                   "SEED", "NUM_EXAMPLES", "VALIDATION_EXAMPLES")
 CHECKPOINT_FILE = "count_ones_lstm.json"  # in CHECKPOINT_DIR: the settings and the epoch
 LOCK_FILE = "count_ones_lstm.lock"  # in CHECKPOINT_DIR: held by the run training there
@@ -1045,6 +1120,8 @@ def read_checkpoint(directory):
             saved = json.load(record)
         prefix = os.path.join(directory, saved["checkpoint"])
         saved["settings"].setdefault("MIN_LEN", saved["settings"]["SEQ_LEN"])  # before it
+        saved["settings"].setdefault("TARGET", "last")  # and before these two
+        saved["settings"].setdefault("HEAD", "softmax")
         complete = record_makes_sense(saved)
     except FileNotFoundError:
         return None
@@ -1077,6 +1154,7 @@ def record_makes_sense(saved):
     return (saved["epoch"] >= 0 and saved["checkpoint"] == f"model-{saved['epoch']}"
             and 1 <= shape["MIN_LEN"] <= shape["SEQ_LEN"] <= MAX_SEQ_LEN
             and shape["CELL"] in CELLS and shape["SEED"] >= 0
+            and shape["TARGET"] in TARGETS and shape["HEAD"] in HEADS
             and min(shape["NUM_HIDDEN"], shape["NUM_LAYERS"], shape["NUM_EXAMPLES"]) >= 1
             and shape["VALIDATION_EXAMPLES"] >= 0)
 
@@ -1260,11 +1338,16 @@ class CtrlC:
 class Scalars:
     """Per-epoch numbers for TensorBoard, written next to the graph in log_dir (or nowhere)."""
 
-    def __init__(self, log_dir, graph):
+    def __init__(self, log_dir, graph, settings=None):
         self.writer = None
         if log_dir:
             with graph.as_default():  # TF1's writer refuses to start in eager mode
                 self.writer = tf1.summary.FileWriter(log_dir, graph)
+        if log_dir and settings:  # the run's settings, as a table in TensorBoard's Text tab
+            table = "| setting | value |\n|---|---|\n" + "".join(
+                f"| {name} | {getattr(settings, name.lower())!r} |\n" for name in SETTING_KINDS)
+            with tf.Graph().as_default(), tf1.Session() as session:
+                self.writer.add_summary(session.run(tf1.summary.text("settings", tf.constant(table))))
 
     def add(self, epoch, **values):
         if self.writer:
@@ -1319,7 +1402,7 @@ def train_and_report(settings, saved=None, out=None, lock=None):
     net = graph_for(settings)
     epochs = 0 if settings.cell == "handwired" else settings.epochs  # set, not trained
     width = len(str(epochs))
-    scalars = Scalars(settings.log_dir, net.graph)
+    scalars = Scalars(settings.log_dir, net.graph, settings)
     with new_session(net) as session:
         first_epoch = 1
         if saved:
@@ -1349,7 +1432,7 @@ def train_and_report(settings, saved=None, out=None, lock=None):
                               "the same command to continue).", 1) from None
             last_saved = epoch
 
-        step_times = []
+        step_times, training_time = [], 0.0  # training_time: this run's epochs, no grading
         epoch = first_epoch - 1  # the last finished epoch
         with CtrlC() as ctrl_c:
             while epoch < epochs and not ctrl_c.pressed:
@@ -1357,6 +1440,7 @@ def train_and_report(settings, saved=None, out=None, lock=None):
                 loss, error, steps = train_epoch(session, net, train, settings.batch_size)
                 epoch += 1
                 epoch_time = time.perf_counter() - epoch_start
+                training_time += epoch_time
                 step_times.append(epoch_time / steps)
                 recent = step_times[1:][-50:] or step_times  # the first includes warm-up
                 left = np.mean(recent) * steps * (epochs - epoch)
@@ -1371,7 +1455,8 @@ def train_and_report(settings, saved=None, out=None, lock=None):
                 if epoch % settings.eval_every == 0 and (epoch != epochs or len(valid)):
                     wrong = count_wrong(predicted_counts(session, net, watch), watch, seq_len)
                     say(f"Epoch {epoch:{width}d}/{epochs} {watched} error "
-                        f"{100 * wrong / len(watch):.3f}% ({wrong:,} of {len(watch):,} wrong)")
+                        f"{100 * wrong / len(watch):.3f}% ({wrong:,} of {len(watch):,} wrong) "
+                        f"after {training_time:.1f}s of training")
                     scalars.add(epoch, **{f"{watched}_error": 100 * wrong / len(watch)})
                 if epoch % settings.save_every == 0:
                     save(epoch)
@@ -1402,10 +1487,13 @@ def train_and_report(settings, saved=None, out=None, lock=None):
                 say(f"  {value:5d} {totals[value]:9,d} {missed[value]:7,d} {rate}")
 
         sample = fit_sample(settings.sample, settings.seq_len)
-        probabilities = predict(session, net, [sample])[0]
-        say(f"Sample {sample}: probability of each count 0..{settings.seq_len}:")
-        say("  " + " ".join(f"{p:.3f}" for p in probabilities))
-        say(f"  predicted count {int(np.argmax(probabilities))}, "
+        answer = predict(session, net, [sample])
+        if settings.head == "softmax":
+            say(f"Sample {sample}: probability of each count 0..{settings.seq_len}:")
+            say("  " + " ".join(f"{p:.3f}" for p in answer[0]))
+        else:
+            say(f"Sample {sample}: the regression head outputs {answer[0]:.3f}")
+        say(f"  predicted count {counts_from(answer, settings.head)[0]}, "
             f"true count {sample.count('1')}")
     say(f"Total time {duration(time.perf_counter() - started)}")
     return wrong
@@ -1440,7 +1528,8 @@ def saved_model(settings, strings, option, **changes):
     check_strings(strings, shape["SEQ_LEN"], shape["MIN_LEN"], directory, option)
     net = graph_for(settings, seq_len=shape["SEQ_LEN"], min_len=shape["MIN_LEN"],
                     num_hidden=shape["NUM_HIDDEN"],
-                    cell_kind=shape["CELL"], num_layers=shape["NUM_LAYERS"], towers=1,
+                    cell_kind=shape["CELL"], num_layers=shape["NUM_LAYERS"],
+                    target_kind=shape["TARGET"], head=shape["HEAD"], towers=1,
                     steps_per_run=1, grading="batches", **changes)
     with tf1.Session(graph=net.graph) as session:
         while True:  # a run training in the folder may have replaced the save meanwhile
@@ -1456,18 +1545,20 @@ def saved_model(settings, strings, option, **changes):
         print(f"Model saved in {directory}/ at epoch {saved['epoch']}: {shape['CELL']}, "
               f"{shape['NUM_LAYERS']} {layers} of {shape['NUM_HIDDEN']} units, "
               + (f"{shape['SEQ_LEN']}-bit strings" if shape["MIN_LEN"] == shape["SEQ_LEN"]
-                 else f"strings of {shape['MIN_LEN']} to {shape['SEQ_LEN']} bits"))
+                 else f"strings of {shape['MIN_LEN']} to {shape['SEQ_LEN']} bits")
+              + f", TARGET {shape['TARGET']}, HEAD {shape['HEAD']}")
         yield net, session, saved
 
 
 def predict_saved(settings):
     """--predict: print the saved model's answer for each string, without training."""
     with saved_model(settings, settings.predict, "--predict") as (net, session, _):
-        probabilities = predict(session, net, settings.predict)
-    for string, row in zip(settings.predict, probabilities):
-        count = int(np.argmax(row))
-        print(f"{string} predicted count {count} (probability {row[count]:.3f}), "
-              f"true count {string.count('1')}")
+        answers = predict(session, net, settings.predict)
+    counts = counts_from(answers, net.model.head)
+    for string, answer, count in zip(settings.predict, answers, counts):
+        given = (f"probability {answer[count]:.3f}" if net.model.head == "softmax"
+                 else f"output {answer:.3f}")
+        print(f"{string} predicted count {count} ({given}), true count {string.count('1')}")
 
 
 INSPECT_SAMPLE = 2000  # strings the unit finder measures (every bit of each)
@@ -1477,6 +1568,7 @@ def inspect_saved(settings):
     """--inspect: find the units that count, then show them bit by bit for each string."""
     with saved_model(settings, settings.inspect, "--inspect", probe=True) as (
             net, session, saved):
+        answers = predict(session, net, settings.inspect)
         rng = np.random.default_rng(settings.seed)
         sample = rng.choice(2 ** net.seq_len, min(INSPECT_SAMPLE, 2 ** net.seq_len),
                             replace=False)
@@ -1498,8 +1590,10 @@ def inspect_saved(settings):
           f"{np.mean(guesses[:, -1] == running[:, -1]):.1%}).")
     for number, string in enumerate(settings.inspect):
         string_parts = {name: values[number] for name, values in asked[0].items()}
+        output = (f" (output {answers[number]:.3f})" if net.model.head == "regression"
+                  else "")
         print(f"String {string}: true count {string.count('1')}, "
-              f"predicted {asked[1][number][len(string) - 1]}")
+              f"predicted {asked[1][number][len(string) - 1]}{output}")
         for row in inspection_rows(string, string_parts, asked[1][number], found, ranges):
             print(row)
 

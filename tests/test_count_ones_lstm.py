@@ -298,7 +298,8 @@ def test_the_script_prints_progress_the_final_line_and_the_sample(tmp_path):
         assert re.search(rf"^Epoch {epoch}/4 loss +[\d.e+-]+ train error +\d+\.\d% "
                          rf"step +\d+\.\dms left \d+s$", out, re.MULTILINE), out
     # the test set is measured every 2 epochs, and after the last one in the final line
-    assert re.search(r"^Epoch 2/4 test error \d+\.\d+% \(\d+ of 24 wrong\)$", out, re.MULTILINE)
+    assert re.search(r"^Epoch 2/4 test error \d+\.\d+% \(\d+ of 24 wrong\) after \d+\.\ds of "
+                     r"training$", out, re.MULTILINE)
     assert "Epoch 4/4 test error" not in out
     final = re.search(r"^Epoch 4 error (\d+\.\d)% \((\d+) of 24 test strings wrong\)$",
                       out, re.MULTILINE)
@@ -338,7 +339,8 @@ def test_with_a_validation_split_training_is_watched_on_it_and_the_end_is_tested
     out = result.stdout
     assert "64 strings of 6 bits, 30 for training, 10 for validation and 24 for testing" in out
     for epoch in (1, 2):
-        assert re.search(rf"^Epoch {epoch}/2 validation error \d+\.\d+% \(\d+ of 10 wrong\)$",
+        assert re.search(rf"^Epoch {epoch}/2 validation error \d+\.\d+% \(\d+ of 10 wrong\) "
+                         r"after \d+\.\ds of training$",
                          out, re.MULTILINE), out
     assert " test error" not in out
     assert re.search(r"^Epoch 2 error \d+\.\d% \(\d+ of 24 test strings wrong\)$", out,
