@@ -315,6 +315,12 @@ def head_counts(outputs, weight, bias, head):
     return tf.argmax(scores, -1, output_type=tf.int32)
 
 
+def running_counts(data):
+    """The ones seen up to and with each bit, (batch, seq_len, 1) -> (batch, seq_len): the
+    count TARGET "every" asks for after each bit, read from the bits themselves."""
+    return tf.cumsum(data[:, :, 0], axis=1)
+
+
 def other_loss(head, prediction, target, outputs, target_kind, data, lengths, weight, bias):
     """The loss of the other framings, summed over the batch (and over the bits).
 
@@ -327,7 +333,7 @@ def other_loss(head, prediction, target, outputs, target_kind, data, lengths, we
         count = tf.cast(tf.argmax(target, 1), tf.float32)  # (batch,)
         return tf.reduce_sum(tf.square(prediction - count))
     seq_len = outputs.shape[1]
-    running = tf.cumsum(data[:, :, 0], axis=1)  # (batch, seq_len): ones so far
+    running = running_counts(data)  # (batch, seq_len): the target after each bit
     scores = tf.tensordot(outputs, weight, 1) + bias  # (batch, seq_len, classes or 1)
     if head == "regression":
         per_bit = tf.square(scores[:, :, 0] - running)
@@ -1495,7 +1501,8 @@ def train_and_report(settings, saved=None, out=None, lock=None):
             say(f"Sample {sample}: the regression head outputs {answer[0]:.3f}")
         say(f"  predicted count {counts_from(answer, settings.head)[0]}, "
             f"true count {sample.count('1')}")
-    say(f"Total time {duration(time.perf_counter() - started)}")
+    say(f"Total time {duration(time.perf_counter() - started)}, of which training "
+        f"{training_time:.1f}s")
     return wrong
 
 

@@ -385,6 +385,9 @@ BAD_SETTINGS = [
     (["--seed", "-1"], "SEED is -1"),
     (["--unroll", "while"], "UNROLL is 'while', but it must be 'static' or 'dynamic'"),
     (["--towers", "0"], "TOWERS is 0, but it must be 1 or more"),
+    (["--target", "all"], "TARGET is 'all', but it must be 'last' or 'every'"),
+    (["--head", "linear"], "HEAD is 'linear', but it must be 'softmax' or 'regression'"),
+    (["--cell", "handwired", "--head", "regression"], "so HEAD must be 'softmax', not"),
     (["--steps-per-run", "0"], "STEPS_PER_RUN is 0, but it must be 1 or more"),
     (["--grading", "all"], "GRADING is 'all', but it must be 'tree' or 'batches'"),
     (["--learning-rate", "0"], "LEARNING_RATE is 0.0, but it must be a number more than 0"),
@@ -569,7 +572,7 @@ def test_predict_prints_the_saved_models_count_probability_and_the_true_count(tr
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == (f"Model saved in {trained}/ at epoch 30: lstm, 1 layer of 24 units, "
-                        "6-bit strings")
+                        "6-bit strings, TARGET last, HEAD softmax")
     assert " loss " not in result.stdout  # nothing was trained
     net = col.build_graph(seq_len=6)
     with col.tf1.Session(graph=net.graph) as session:
@@ -604,17 +607,20 @@ def test_predict_without_a_checkpoint_says_so(tmp_path):
 
 def test_the_tensorboard_log_holds_the_scoped_graph_and_the_scalars(tmp_path, capsys):
     assert col.main(TINY + ["--epochs", "4", "--checkpoint-dir=", "--validation-examples",
-                            "5", "--log-dir", str(tmp_path)]) == 0
+                            "5", "--log-dir", str(tmp_path), "--head", "regression"]) == 0
     capsys.readouterr()
     [log] = os.listdir(tmp_path)
     assert log.startswith("events.out.tfevents.")
     graph_def = col.tf1.GraphDef()
-    scalars = {}
+    scalars, texts = {}, {}
     for event in col.tf1.train.summary_iterator(str(tmp_path / log)):
         if event.graph_def:
             graph_def.ParseFromString(event.graph_def)
         for value in event.summary.value:
-            scalars.setdefault(value.tag, {})[event.step] = value.simple_value
+            if value.HasField("tensor"):  # a text summary
+                texts[value.tag] = value.tensor.string_val[0].decode()
+            else:
+                scalars.setdefault(value.tag, {})[event.step] = value.simple_value
     scopes = {node.name.split("/")[0] for node in graph_def.node}
     assert {"model", "train", "grading"} <= scopes
     assert {"model/data", "model/target"} <= {node.name for node in graph_def.node}
@@ -624,6 +630,9 @@ def test_the_tensorboard_log_holds_the_scoped_graph_and_the_scalars(tmp_path, ca
     assert sorted(scalars["test_error"]) == [4]  # the test set only at the end
     assert scalars["loss"][4] < scalars["loss"][1]
     assert all(0 <= error <= 100 for error in scalars["train_error"].values())
+    [table] = [text.splitlines() for text in texts.values()]  # the Text tab: every setting
+    assert len(table) == 2 + len(col.SETTING_KINDS)
+    assert "| HEAD | 'regression' |" in table and "| TARGET | 'last' |" in table
 
 
 # --- the README ---------------------------------------------------------------------------
@@ -876,7 +885,7 @@ def test_a_short_run_with_mixed_lengths_learns_and_its_tables_add_up(tmp_path, c
     assert col.main(["--predict", "1", "0110", "11111111", "--checkpoint-dir",
                      str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].endswith("strings of 1 to 8 bits")
+    assert lines[0].endswith("strings of 1 to 8 bits, TARGET last, HEAD softmax")
     assert [line.split()[0] for line in lines[1:]] == ["1", "0110", "11111111"]
 
 

@@ -1,0 +1,65 @@
+"""How far past SEQ_LEN does a regression model keep counting? A measurement, run by hand:
+
+    .venv/bin/python tests/extrapolate.py --checkpoint-dir runs/last-regression
+
+A regression head's weights do not depend on the string length (one number out, whatever
+SEQ_LEN was), so the saved model can be rebuilt for longer strings and fed them as they are.
+For each length it draws STRINGS strings two ways: with at most TRAINED_ONES ones (as many as
+the model ever saw; each count from 0 equally often), and plain random bits, whose counts go
+well past it. It prints the share counted exactly right and the mean distance from the count.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import count_ones_lstm as col  # noqa: E402  (the script sits one folder up)
+
+STRINGS = 10000
+
+
+def random_strings(rng, length, count, most_ones=None):
+    """count strings of `length` bits, (count, length, 1) float32: random bits, or with
+    most_ones given, k ones at random places for k drawn evenly from 0..most_ones."""
+    if most_ones is None:
+        return rng.integers(0, 2, (count, length, 1)).astype(np.float32)
+    ones = rng.integers(0, min(most_ones, length) + 1, count)
+    order = rng.random((count, length)).argsort(axis=1)  # a random ranking of the places
+    return (order < ones[:, None]).astype(np.float32)[:, :, None]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint-dir", default="checkpoints")
+    parser.add_argument("--lengths", type=int, nargs="+", default=[20, 24, 30, 40, 100])
+    args = parser.parse_args()
+    saved = col.read_checkpoint(args.checkpoint_dir)
+    shape = saved["settings"]
+    if shape["HEAD"] != "regression":
+        sys.exit(f"extrapolate.py: the model in {args.checkpoint_dir}/ has a softmax head, "
+                 "whose classes stop at SEQ_LEN; train one with --head regression.")
+    rng = np.random.default_rng(0)
+    print(f"Model: {args.checkpoint_dir}/ at epoch {saved['epoch']}, trained on "
+          f"{shape['SEQ_LEN']}-bit strings, TARGET {shape['TARGET']}")
+    print(f"{'bits':>5} {'ones':>12} {'right':>8} {'mean |error|':>13}")
+    for length in args.lengths:
+        net = col.build_graph(seq_len=length, num_hidden=shape["NUM_HIDDEN"],
+                              cell_kind=shape["CELL"], num_layers=shape["NUM_LAYERS"],
+                              target_kind=shape["TARGET"], head="regression",
+                              unroll="dynamic", towers=1, steps_per_run=1, grading="batches")
+        with col.tf1.Session(graph=net.graph) as session:
+            net.saver.restore(session, saved["prefix"])
+            for most in (shape["SEQ_LEN"], None):
+                bits = random_strings(rng, length, STRINGS, most)
+                number = session.run(net.model.prediction, {net.model.data: bits})
+                true = bits.sum(axis=(1, 2))
+                right = np.mean(col.counts_from(number, "regression") == true)
+                which = f"0 to {most}" if most else "any"
+                print(f"{length:5d} {which:>12} {right:8.2%} {np.mean(abs(number - true)):13.3f}")
+
+
+if __name__ == "__main__":
+    main()

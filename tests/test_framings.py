@@ -1,0 +1,172 @@
+"""TARGET "every" and HEAD "regression", the readers' two other framings: their targets,
+their rounding, that they learn, and that the speed settings leave what they learn alone."""
+
+import json
+
+import numpy as np
+import pytest
+
+import count_ones_lstm as col
+from test_count_ones_lstm import TINY, files_in, refused
+
+tf, tf1 = col.tf, col.tf1
+FRAMINGS = [("last", "softmax"), ("every", "softmax"), ("last", "regression"),
+            ("every", "regression")]
+
+
+def test_every_asks_for_the_running_count_after_each_bit_exactly():
+    bits = np.random.default_rng(0).integers(0, 2, (500, 20, 1)).astype(np.float32)
+    with tf.Graph().as_default(), tf1.Session() as session:
+        data = tf1.placeholder(tf.float32, [None, 20, 1])
+        running = session.run(col.running_counts(data), {data: bits})
+    assert running.shape == (500, 20)
+    assert np.array_equal(running, np.cumsum(bits[:, :, 0], axis=1))  # whole numbers, exact
+    assert np.array_equal(running[:, -1], bits.sum(axis=(1, 2)))  # the last is the count
+
+
+@pytest.mark.parametrize("head", ["softmax", "regression"])
+def test_every_teaches_each_prefix_as_if_it_were_a_string_of_its_own(head):
+    # The loss of TARGET "every" on one string is the sum of TARGET "last"'s losses on each
+    # of its prefixes, fed as strings of their own lengths; the same weights serve both.
+    strings = ["1101001110", "0010111", "1"]
+    prefixes = [s[:n] for s in strings for n in range(1, len(s) + 1)]
+    with tf.Graph().as_default(), tf1.Session() as session:
+        shape = dict(seq_len=10, min_len=1, num_hidden=6, cell_kind="lstm", num_layers=1,
+                     learning_rate=0.001, seed=3, head=head,
+                     optimizer=tf1.train.AdamOptimizer(0.001))
+        every = col.build_model(target_kind="every", **shape)
+        last = col.build_model(target_kind="last", **shape)
+        session.run(tf1.global_variables_initializer())
+
+        def loss(model, group):
+            inp, out, lengths = col.bits_and_labels([col.code_of(s, 10) for s in group], 10)
+            return session.run(model.cross_entropy, col.feed(model, inp, out, lengths))
+
+        assert loss(every, strings) == pytest.approx(loss(last, prefixes), rel=1e-5)
+        assert loss(every, strings) > 1.5 * loss(last, strings)  # the prefixes do add
+
+
+def test_the_regression_head_rounds_to_the_nearest_whole_count():
+    values = np.array([-0.6, -0.4, 0.49, 0.5, 2.5, 2.51, 3.49999, 19.5, 20.7], np.float32)
+    expected = [-1, 0, 0, 1, 3, 3, 3, 20, 21]  # halves go up, not to the even neighbour
+    assert col.counts_from(values, "regression").tolist() == expected
+    with tf.Graph().as_default(), tf1.Session() as session:
+        assert session.run(col.rounded(tf.constant(values))).tolist() == expected
+
+
+def test_a_regression_model_counts_its_number_rounded_in_every_grading():
+    numbers = col.all_strings(7, seed=0)
+    inputs, labels, _ = col.bits_and_labels(numbers, 7)
+    tree = col.build_graph(seq_len=7, num_hidden=6, seed=1, head="regression")
+    batches = col.build_graph(seq_len=7, num_hidden=6, seed=1, head="regression",
+                              grading="batches", eval_batch=50)
+    spread = np.random.default_rng(0).normal(0, 300, (6, 1)).astype(np.float32)
+    with col.new_session(tree) as session, col.new_session(batches) as batch_session:
+        for net, net_session in ((tree, session), (batches, batch_session)):
+            with net.graph.as_default():  # a read-out whose numbers span several counts
+                net.model.weight.load(spread, net_session)
+                net.model.bias.load(np.array([7.0], np.float32), net_session)
+        number = session.run(tree.model.prediction, {tree.model.data: inputs})
+        by_tree = col.predicted_counts(session, tree, numbers)
+        by_batches = col.predicted_counts(batch_session, batches, numbers)
+        with tree.graph.as_default():  # then one that says 2.5 for every string
+            tree.model.weight.load(np.zeros((6, 1), np.float32), session)
+            tree.model.bias.load(np.array([2.5], np.float32), session)
+        mistakes = session.run(tree.model.mistakes, col.feed(tree.model, inputs, labels))
+        constant = col.predicted_counts(session, tree, numbers)
+    assert number.shape == (128,) and len(np.unique(np.floor(number + 0.5))) > 5
+    assert np.array_equal(by_tree, np.floor(number + np.float32(0.5)).astype(int))
+    assert np.array_equal(by_batches, by_tree)
+    assert (constant == 3).all()  # 2.5 rounds up to 3 everywhere
+    assert np.array_equal(mistakes, col.ones_in(numbers, 7) != 3)
+
+
+@pytest.mark.parametrize("target, head, cell, num_layers, speed", [
+    ("every", "softmax", "lstm", 1, {}),
+    ("last", "regression", "lstm", 1, {}),
+    ("every", "regression", "lstm", 1, {}),
+    ("every", "regression", "gru", 2, dict(unroll="dynamic", towers=1, steps_per_run=1,
+                                           grading="batches")),
+    ("every", "softmax", "rnn", 1, dict(unroll="dynamic", towers=2, steps_per_run=3)),
+])
+def test_each_framing_really_learns_on_short_strings(target, head, cell, num_layers, speed):
+    # 10-bit strings, 300 to train on, 724 held out, as the tutorial's framing is tested
+    train, _, test = col.split(col.all_strings(10, seed=0), 300)
+    net = col.build_graph(seq_len=10, num_hidden=24, seed=0, cell_kind=cell,
+                          num_layers=num_layers, target_kind=target, head=head, **speed)
+    with col.new_session(net) as session:
+        before = col.count_wrong(col.predicted_counts(session, net, test), test, 10)
+        for _ in range(150):
+            col.train_epoch(session, net, train, batch_size=20)
+        after = col.count_wrong(col.predicted_counts(session, net, test), test, 10)
+    before, after = before / len(test), after / len(test)
+    assert before > 0.6
+    assert after < 0.25
+    assert after < before / 3
+
+
+PLAIN = dict(unroll="dynamic", towers=1, steps_per_run=1, grading="batches")
+
+
+@pytest.mark.parametrize("target, head", FRAMINGS[1:])
+@pytest.mark.parametrize("fast", [dict(), dict(unroll="dynamic", towers=2, steps_per_run=3)])
+def test_the_speed_settings_leave_each_framing_learning_the_same(target, head, fast):
+    codes = col.all_strings(7, seed=0, min_len=2)  # every string of 2 to 7 bits
+    train = codes[:200]
+    framing = dict(seq_len=7, min_len=2, target_kind=target, head=head)
+    ours, plain = col.build_graph(**framing, **fast), col.build_graph(**framing, **PLAIN)
+    with col.new_session(ours) as our_session, col.new_session(plain) as plain_session:
+        our_epochs = [col.train_epoch(our_session, ours, train, 20) for _ in range(3)]
+        plain_epochs = [col.train_epoch(plain_session, plain, train, 20) for _ in range(3)]
+        our_counts = col.predicted_counts(our_session, ours, codes)
+        plain_counts = col.predicted_counts(plain_session, plain, codes)
+    np.testing.assert_allclose([loss for loss, _, _ in our_epochs],
+                               [loss for loss, _, _ in plain_epochs], rtol=1e-4)
+    assert plain_epochs[-1][0] < 0.95 * plain_epochs[0][0]
+    assert np.sum(our_counts != plain_counts) <= 1
+
+
+@pytest.mark.parametrize("change, sentence", [
+    (["--head", "regression"], "has HEAD 'softmax', not 'regression'"),
+    (["--target", "every"], "has TARGET 'last', not 'every'"),
+])
+def test_a_checkpoint_of_another_framing_is_refused_and_left_as_it_was(
+        change, sentence, tmp_path, capsys, monkeypatch):
+    where = ["--checkpoint-dir", str(tmp_path)]
+    assert col.main(TINY + where + ["--epochs", "2"]) == 0
+    before = files_in(tmp_path)
+    capsys.readouterr()
+    monkeypatch.setattr(col, "build_graph", lambda *a, **k: pytest.fail("graph was built"))
+    refused(TINY + where + change, capsys, sentence, "--fresh")
+    assert files_in(tmp_path) == before
+
+
+def test_predict_and_inspect_print_the_number_a_regression_model_outputs(tmp_path, capsys):
+    where = ["--checkpoint-dir", str(tmp_path)]
+    assert col.main(TINY + where + ["--epochs", "20", "--head", "regression",
+                                    "--target", "every", "--sample", "110"]) == 0
+    out = capsys.readouterr().out
+    assert "Sample 110110: the regression head outputs " in out
+    assert col.main(["--predict", "010110", "111111"] + where) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(", TARGET every, HEAD regression")
+    for line, true in zip(lines[1:], (3, 6)):
+        assert line.startswith(f"{line[:6]} predicted count ") and " (output " in line
+        output = float(line.split("(output ")[1].split(")")[0])
+        assert line.endswith(f"), true count {true}")
+        assert f"predicted count {int(np.floor(output + 0.5))} " in line
+    assert col.main(["--inspect", "010110"] + where) == 0
+    out = capsys.readouterr().out
+    assert "String 010110: true count 3, predicted " in out and " (output " in out
+
+
+def test_a_record_from_before_the_framings_reads_as_the_tutorials(tmp_path, capsys):
+    where = ["--checkpoint-dir", str(tmp_path)]
+    assert col.main(TINY + where + ["--epochs", "2"]) == 0
+    record = tmp_path / "count_ones_lstm.json"
+    saved = json.loads(record.read_text())
+    del saved["settings"]["TARGET"], saved["settings"]["HEAD"]
+    record.write_text(json.dumps(saved))
+    assert col.read_checkpoint(str(tmp_path))["settings"]["HEAD"] == "softmax"
+    assert col.main(TINY + where + ["--epochs", "3"]) == 0
+    assert "Continuing from epoch 2" in capsys.readouterr().out
