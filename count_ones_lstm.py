@@ -85,8 +85,8 @@ SEED = 0  # drives the shuffle and the initial weights, so a run can be repeated
 CELL = "lstm"  # "lstm" (the tutorial's), "gru", "rnn" (plain tanh), "handwired" (not trained)
 NUM_HIDDEN = 24  # units in each cell (the size of its output and of its state)
 NUM_LAYERS = 1  # cells stacked on each other; each layer reads the outputs of the one below
-TARGET = "last"  # "last": learn the count after the last bit (the tutorial's); "every": after each bit
-HEAD = "softmax"  # "softmax": a probability per count (the tutorial's); "regression": one number
+TARGET = "last"  # count taught after: "last" bit (the tutorial's), or "every" bit
+HEAD = "softmax"  # "softmax": a probability per count (the tutorial's); "regression": a number
 # training
 BATCH_SIZE = 1000  # strings per Adam step; a last, smaller batch takes any remainder
 LEARNING_RATE = 0.001  # Adam's step size (0.001 is Adam's own default, the tutorial's)

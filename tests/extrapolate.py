@@ -4,9 +4,11 @@
 
 A regression head's weights do not depend on the string length (one number out, whatever
 SEQ_LEN was), so the saved model can be rebuilt for longer strings and fed them as they are.
-For each length it draws STRINGS strings two ways: with at most TRAINED_ONES ones (as many as
-the model ever saw; each count from 0 equally often), and plain random bits, whose counts go
-well past it. It prints the share counted exactly right and the mean distance from the count.
+For each length it draws STRINGS strings three ways: with 3 to 18 ones (the counts the
+default seed's training strings cover), with 0 to 20 ones (at most SEQ_LEN, the rare counts
+included), each count equally often; and plain random bits, whose counts go past 20 as the
+strings grow. It prints the share counted exactly right, and for random bits the mean
+distance from the true count.
 """
 
 import argparse
@@ -21,12 +23,15 @@ import count_ones_lstm as col  # noqa: E402  (the script sits one folder up)
 STRINGS = 10000
 
 
-def random_strings(rng, length, count, most_ones=None):
+DRAWS = {"3 to 18 ones": (3, 18), "0 to 20 ones": (0, 20), "random bits": None}
+
+
+def random_strings(rng, length, count, ones_range=None):
     """count strings of `length` bits, (count, length, 1) float32: random bits, or with
-    most_ones given, k ones at random places for k drawn evenly from 0..most_ones."""
-    if most_ones is None:
+    ones_range (low, high) given, k ones at random places for k drawn evenly from it."""
+    if ones_range is None:
         return rng.integers(0, 2, (count, length, 1)).astype(np.float32)
-    ones = rng.integers(0, min(most_ones, length) + 1, count)
+    ones = rng.integers(ones_range[0], ones_range[1] + 1, count)
     order = rng.random((count, length)).argsort(axis=1)  # a random ranking of the places
     return (order < ones[:, None]).astype(np.float32)[:, :, None]
 
@@ -44,7 +49,7 @@ def main():
     rng = np.random.default_rng(0)
     print(f"Model: {args.checkpoint_dir}/ at epoch {saved['epoch']}, trained on "
           f"{shape['SEQ_LEN']}-bit strings, TARGET {shape['TARGET']}")
-    print(f"{'bits':>5} {'ones':>12} {'right':>8} {'mean |error|':>13}")
+    print(f"{'bits':>5}" + "".join(f"{name:>14}" for name in DRAWS) + "  mean |error|")
     for length in args.lengths:
         net = col.build_graph(seq_len=length, num_hidden=shape["NUM_HIDDEN"],
                               cell_kind=shape["CELL"], num_layers=shape["NUM_LAYERS"],
@@ -52,13 +57,13 @@ def main():
                               unroll="dynamic", towers=1, steps_per_run=1, grading="batches")
         with col.tf1.Session(graph=net.graph) as session:
             net.saver.restore(session, saved["prefix"])
-            for most in (shape["SEQ_LEN"], None):
-                bits = random_strings(rng, length, STRINGS, most)
+            row = f"{length:5d}"
+            for ones_range in DRAWS.values():
+                bits = random_strings(rng, length, STRINGS, ones_range)
                 number = session.run(net.model.prediction, {net.model.data: bits})
                 true = bits.sum(axis=(1, 2))
-                right = np.mean(col.counts_from(number, "regression") == true)
-                which = f"0 to {most}" if most else "any"
-                print(f"{length:5d} {which:>12} {right:8.2%} {np.mean(abs(number - true)):13.3f}")
+                row += f"{np.mean(col.counts_from(number, 'regression') == true):14.2%}"
+            print(row + f"{np.mean(abs(number - true)):14.3f}")
 
 
 if __name__ == "__main__":
