@@ -237,14 +237,23 @@ def test_same_seed_same_training_run(cell, num_layers):
     assert two_epochs(5) != first
 
 
-@pytest.mark.parametrize("cell, num_layers, epochs", [
-    ("lstm", 1, 200), ("gru", 1, 200), ("rnn", 1, 200), ("lstm", 2, 100)])
-def test_a_short_run_on_short_strings_really_learns(cell, num_layers, epochs):
+PLAIN_SPEED = dict(unroll="dynamic", towers=1, steps_per_run=1, grading="batches")
+
+
+@pytest.mark.parametrize("cell, num_layers, epochs, framing", [
+    ("lstm", 1, 200, {}), ("gru", 1, 200, {}), ("rnn", 1, 200, {}), ("lstm", 2, 100, {}),
+    # the other framings (TARGET, HEAD), with several cells and speed settings
+    ("lstm", 1, 150, dict(target_kind="every")),
+    ("lstm", 1, 150, dict(head="regression")),
+    ("lstm", 1, 150, dict(target_kind="every", head="regression")),
+    ("gru", 2, 150, dict(target_kind="every", head="regression", **PLAIN_SPEED)),
+    ("rnn", 1, 150, dict(target_kind="every", unroll="dynamic", steps_per_run=3))])
+def test_a_short_run_on_short_strings_really_learns(cell, num_layers, epochs, framing):
     # 10-bit strings, 300 to train on, 724 held out. Guessing the most common count is wrong
     # 75% of the time; the runs made while writing this test ended far below that.
     train, _, test = col.split(col.all_strings(10, seed=0), 300)
     net = col.build_graph(seq_len=10, num_hidden=24, seed=0, cell_kind=cell,
-                          num_layers=num_layers)
+                          num_layers=num_layers, **framing)
     with col.new_session(net) as session:
         before = col.count_wrong(col.predicted_counts(session, net, test), test, 10)
         for _ in range(epochs):
@@ -484,6 +493,8 @@ def test_a_folder_that_cannot_be_written_is_refused_before_training(
     (["--seq-len", "7", "--num-examples", "40"], "has SEQ_LEN 6, not 7"),
     (["--num-layers", "2"], "has NUM_LAYERS 1, not 2"),
     (["--seed", "1"], "has SEED 0, not 1"),
+    (["--head", "regression"], "has HEAD 'softmax', not 'regression'"),
+    (["--target", "every"], "has TARGET 'last', not 'every'"),
 ])
 def test_a_checkpoint_of_another_model_is_refused_and_left_as_it_was(
         change, sentence, tmp_path, capsys, monkeypatch):

@@ -1,5 +1,7 @@
 """TARGET "every" and HEAD "regression", the readers' two other framings: their targets,
-their rounding, that they learn, and that the speed settings leave what they learn alone."""
+their rounding, what --predict and --inspect print. That they learn, that the speed settings
+leave what they learn alone and that a checkpoint of another framing is refused are tested
+beside the tutorial's framing, in the other modules."""
 
 import json
 
@@ -7,11 +9,9 @@ import numpy as np
 import pytest
 
 import count_ones_lstm as col
-from test_count_ones_lstm import TINY, files_in, refused
+from test_count_ones_lstm import TINY
 
 tf, tf1 = col.tf, col.tf1
-FRAMINGS = [("last", "softmax"), ("every", "softmax"), ("last", "regression"),
-            ("every", "regression")]
 
 
 def test_every_asks_for_the_running_count_after_each_bit_exactly():
@@ -79,66 +79,6 @@ def test_a_regression_model_counts_its_number_rounded_in_every_grading():
     assert np.array_equal(by_batches, by_tree)
     assert (constant == 3).all()  # 2.5 rounds up to 3 everywhere
     assert np.array_equal(mistakes, col.ones_in(numbers, 7) != 3)
-
-
-@pytest.mark.parametrize("target, head, cell, num_layers, speed", [
-    ("every", "softmax", "lstm", 1, {}),
-    ("last", "regression", "lstm", 1, {}),
-    ("every", "regression", "lstm", 1, {}),
-    ("every", "regression", "gru", 2, dict(unroll="dynamic", towers=1, steps_per_run=1,
-                                           grading="batches")),
-    ("every", "softmax", "rnn", 1, dict(unroll="dynamic", towers=2, steps_per_run=3)),
-])
-def test_each_framing_really_learns_on_short_strings(target, head, cell, num_layers, speed):
-    # 10-bit strings, 300 to train on, 724 held out, as the tutorial's framing is tested
-    train, _, test = col.split(col.all_strings(10, seed=0), 300)
-    net = col.build_graph(seq_len=10, num_hidden=24, seed=0, cell_kind=cell,
-                          num_layers=num_layers, target_kind=target, head=head, **speed)
-    with col.new_session(net) as session:
-        before = col.count_wrong(col.predicted_counts(session, net, test), test, 10)
-        for _ in range(150):
-            col.train_epoch(session, net, train, batch_size=20)
-        after = col.count_wrong(col.predicted_counts(session, net, test), test, 10)
-    before, after = before / len(test), after / len(test)
-    assert before > 0.6
-    assert after < 0.25
-    assert after < before / 3
-
-
-PLAIN = dict(unroll="dynamic", towers=1, steps_per_run=1, grading="batches")
-
-
-@pytest.mark.parametrize("target, head", FRAMINGS[1:])
-@pytest.mark.parametrize("fast", [dict(), dict(unroll="dynamic", towers=2, steps_per_run=3)])
-def test_the_speed_settings_leave_each_framing_learning_the_same(target, head, fast):
-    codes = col.all_strings(7, seed=0, min_len=2)  # every string of 2 to 7 bits
-    train = codes[:200]
-    framing = dict(seq_len=7, min_len=2, target_kind=target, head=head)
-    ours, plain = col.build_graph(**framing, **fast), col.build_graph(**framing, **PLAIN)
-    with col.new_session(ours) as our_session, col.new_session(plain) as plain_session:
-        our_epochs = [col.train_epoch(our_session, ours, train, 20) for _ in range(3)]
-        plain_epochs = [col.train_epoch(plain_session, plain, train, 20) for _ in range(3)]
-        our_counts = col.predicted_counts(our_session, ours, codes)
-        plain_counts = col.predicted_counts(plain_session, plain, codes)
-    np.testing.assert_allclose([loss for loss, _, _ in our_epochs],
-                               [loss for loss, _, _ in plain_epochs], rtol=1e-4)
-    assert plain_epochs[-1][0] < 0.95 * plain_epochs[0][0]
-    assert np.sum(our_counts != plain_counts) <= 1
-
-
-@pytest.mark.parametrize("change, sentence", [
-    (["--head", "regression"], "has HEAD 'softmax', not 'regression'"),
-    (["--target", "every"], "has TARGET 'last', not 'every'"),
-])
-def test_a_checkpoint_of_another_framing_is_refused_and_left_as_it_was(
-        change, sentence, tmp_path, capsys, monkeypatch):
-    where = ["--checkpoint-dir", str(tmp_path)]
-    assert col.main(TINY + where + ["--epochs", "2"]) == 0
-    before = files_in(tmp_path)
-    capsys.readouterr()
-    monkeypatch.setattr(col, "build_graph", lambda *a, **k: pytest.fail("graph was built"))
-    refused(TINY + where + change, capsys, sentence, "--fresh")
-    assert files_in(tmp_path) == before
 
 
 def test_predict_and_inspect_print_the_number_a_regression_model_outputs(tmp_path, capsys):

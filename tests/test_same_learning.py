@@ -66,20 +66,26 @@ def test_steps_per_run_cuts_an_epoch_into_runs_and_adds_up_every_step():
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("fast", [
-    dict(), dict(unroll="dynamic", towers=2, steps_per_run=3), dict(towers=1, steps_per_run=1)])
-def test_with_mixed_lengths_fast_and_plain_take_the_same_steps_and_grade_alike(fast):
+FAST = [dict(), dict(unroll="dynamic", towers=2, steps_per_run=3)]
+OTHER_FRAMINGS = [dict(target_kind="every"), dict(head="regression"),
+                  dict(target_kind="every", head="regression")]
+
+
+@pytest.mark.parametrize("fast, framing", [
+    *[(fast, {}) for fast in FAST + [dict(towers=1, steps_per_run=1)]],
+    *[(fast, framing) for fast in FAST for framing in OTHER_FRAMINGS]])  # TARGET, HEAD
+def test_with_mixed_lengths_fast_and_plain_take_the_same_steps_and_grade_alike(fast, framing):
     codes = col.all_strings(7, seed=0, min_len=2)  # every string of 2 to 7 bits
     train = codes[:200]
-    ours = col.build_graph(seq_len=7, min_len=2, **fast)
-    plain = col.build_graph(seq_len=7, min_len=2, **PLAIN)
+    ours = col.build_graph(seq_len=7, min_len=2, **framing, **fast)
+    plain = col.build_graph(seq_len=7, min_len=2, **framing, **PLAIN)
     with col.new_session(ours) as our_session, col.new_session(plain) as plain_session:
         our_epochs = [col.train_epoch(our_session, ours, train, 20) for _ in range(3)]
         plain_epochs = [col.train_epoch(plain_session, plain, train, 20) for _ in range(3)]
         our_counts = col.predicted_counts(our_session, ours, codes)
         plain_counts = col.predicted_counts(plain_session, plain, codes)
     np.testing.assert_allclose([loss for loss, _, _ in our_epochs],
-                               [loss for loss, _, _ in plain_epochs], rtol=1e-5)
+                               [loss for loss, _, _ in plain_epochs], rtol=1e-4)
     assert plain_epochs[-1][0] < 0.95 * plain_epochs[0][0]
     assert [error for _, error, _ in our_epochs] == [error for _, error, _ in plain_epochs]
     assert np.sum(our_counts != plain_counts) <= 1  # the tree grades every length alike
