@@ -3,7 +3,9 @@ world does to one: two runs on one folder, SIGTERM, damaged and hand-edited file
 that fills up, a run that diverges; each time the exit status, the one sentence, and the
 folder's files byte for byte afterwards."""
 
+import errno
 import json
+import os
 import re
 import resource
 import signal
@@ -133,6 +135,27 @@ def test_a_save_that_cannot_be_written_names_the_last_epoch_kept(tmp_path):
     assert files_in(tmp_path / "saved") == before  # nothing of epoch 3 left behind
     again = run_script(*args, "--epochs", "4", cwd=tmp_path)  # room again: it continues
     assert again.returncode == 0 and "Continuing from epoch 2" in again.stdout
+
+
+def test_a_record_that_cannot_be_written_leaves_no_part_of_the_new_save(
+        tmp_path, capsys, monkeypatch):
+    # The disk fills up after TensorFlow wrote epoch 3's files, while the record is written:
+    # those files go again, and the record still names epoch 2.
+    where = ["--checkpoint-dir", str(tmp_path), "--save-every", "1"]
+    assert col.main(TINY + where + ["--epochs", "2"]) == 0
+    capsys.readouterr()
+    before = files_in(tmp_path)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(col.json, "dump", full_disk)
+    assert col.main(TINY + where + ["--epochs", "4"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"count_ones_lstm.py: Saving epoch 3 in {tmp_path}/ failed (No space left on device); "
+        f"the last save, epoch 2 in {tmp_path}/, is kept as it was (fix that, then run the "
+        "same command to continue)."]
+    assert files_in(tmp_path) == before
 
 
 def test_a_folder_removed_during_the_run_stops_it_with_one_sentence(tmp_path):
