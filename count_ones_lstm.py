@@ -42,6 +42,7 @@ import signal
 import sys
 import time
 import tokenize
+import traceback
 import warnings
 from types import SimpleNamespace
 
@@ -74,6 +75,20 @@ tf1 = tf.compat.v1
 tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
 warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
 
+
+def unquoted_word(kind, error, trace):
+    """While the settings block runs: a word without quotes there (CELL = gru) stops Python
+    before main() can check anything; say so in one sentence, exit status 2, as main()
+    does for any other bad setting. Any other error is reported as Python would."""
+    frame = traceback.extract_tb(trace)[-1]
+    if kind is NameError and frame.filename == __file__:
+        print(f"count_ones_lstm.py: {frame.line!r} in the settings block needs quotes around "
+              f"{error.name}, like \"{error.name}\".", file=sys.stderr, flush=True)
+        os._exit(2)
+    sys.__excepthook__(kind, error, trace)
+
+
+sys.excepthook, previous_excepthook = unquoted_word, sys.excepthook
 # --- settings: edit them here, or override one for a single run with --name value ---
 # data
 SEQ_LEN = 20  # bits per string; every one of the 2**SEQ_LEN strings is made (1 to 24)
@@ -104,6 +119,7 @@ STEPS_PER_RUN = 100  # Adam steps per session.run, looped in the graph (1: the t
 GRADING = "tree"  # "tree": strings share their prefixes' work; "batches": the tutorial's
 EVAL_BATCH = 65536  # at most how many strings one grading run holds
 # --- end of settings ---
+sys.excepthook = previous_excepthook
 
 # The kind of value each setting takes, whatever its line above says now. A constant of
 # your own added to the block becomes an option too, of the kind its value has.

@@ -743,6 +743,9 @@ def test_ordinary_edits_of_the_constants_are_read_and_used(tmp_path):
     (("SEED = ", "SEED = 0\nMY_LIST = [1, 2]"), "MY_LIST in the settings block is [1, 2]"),
     (("SEED = ", "SEED = 0\nSEED += 1"), "of the settings block, 'SEED += 1', is not a setting"),
     (("EPOCHS = ", "EPOCHS = 0"), "EPOCHS is 0, but it must be 1 or more."),
+    (("CELL = ", "CELL = gru"), "'CELL = gru' in the settings block needs quotes around gru, "
+                                "like \"gru\"."),
+    (("HEAD = ", "HEAD = regression  # a number"), "needs quotes around regression"),
 ])
 def test_a_bad_edit_of_the_constants_is_one_sentence_and_status_2(edit, sentence, tmp_path):
     result = run_copy(edited_copy(tmp_path, edit))
