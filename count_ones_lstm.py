@@ -23,10 +23,10 @@ one sample string. The model is saved in CHECKPOINT_DIR as it trains; running th
 command again continues from there (--fresh starts over), and Ctrl-C stops at the end of
 an epoch, saved.
 
-Reading order: settings, data, the tutorial's model (build_model), training, grading,
-prediction; then a look inside the cell (--inspect) and a counter set by hand; then the
-speed work that wraps the model without changing it; then the command line, checkpoints,
-Ctrl-C, TensorBoard and main().
+Reading order: settings, data, the tutorial's model (build_model) and the readers' two
+other framings beside it (TARGET, HEAD), training, grading, prediction; then a look inside
+the cell (--inspect) and a counter set by hand; then the speed work that wraps the model
+without changing it; then the command line, checkpoints, Ctrl-C, TensorBoard and main().
 """
 
 import argparse
