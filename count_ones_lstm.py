@@ -1369,7 +1369,8 @@ class Scalars:
             table = "| setting | value |\n|---|---|\n" + "".join(
                 f"| {name} | {getattr(settings, name.lower())!r} |\n" for name in SETTING_KINDS)
             with tf.Graph().as_default(), tf1.Session() as session:
-                self.writer.add_summary(session.run(tf1.summary.text("settings", tf.constant(table))))
+                text = tf1.summary.text("settings", tf.constant(table))
+                self.writer.add_summary(session.run(text))
 
     def add(self, epoch, **values):
         if self.writer:
