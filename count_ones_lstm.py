@@ -1,95 +1,27 @@
 """Teach an LSTM to count the ones in a binary string: the classic TF1 beginner tutorial,
-runnable today.
+runnable today through TensorFlow 2's tf.compat.v1 (placeholders, LSTMCell, dynamic_rnn,
+a Session), on the CPU.
 
-Every string of SEQ_LEN bits (2**20 = 1,048,576 of them at the defaults) is generated
-once and shuffled. The first NUM_EXAMPLES strings train a 24-unit LSTM with a softmax
-over the possible counts 0..SEQ_LEN; all the others are kept aside as the test set. The
-model is the tutorial's graph, written against TensorFlow's TF1 API (placeholders,
-LSTMCell, dynamic_rnn, a Session) through tf.compat.v1, and trained on the CPU.
+Every string of SEQ_LEN bits is made once and shuffled; the first NUM_EXAMPLES train a
+24-unit LSTM with a softmax over the counts 0..SEQ_LEN, and all the others test it.
 
-Run it:
-
-    python count_ones_lstm.py                # the full run: 5000 epochs, 7 to 10 minutes
-    python count_ones_lstm.py --epochs 50    # any setting below can be overridden
+    python count_ones_lstm.py                # the full run: 5000 epochs, about 6 minutes
+    python count_ones_lstm.py --epochs 50    # any setting below, changed for one run
     python count_ones_lstm.py --help         # every setting, its default and meaning
-    python count_ones_lstm.py --predict 01101001100101101001   # ask the saved model
+    python count_ones_lstm.py --predict 01101001100101101001   # ask the trained model
     python count_ones_lstm.py --inspect 01101001100101101001   # watch it count, bit by bit
 
-What you will see: one line per epoch (training loss and error, time per step, time
-left), the error on the whole test set every EVAL_EVERY epochs, a last line in the
-tutorial's shape `Epoch 5000 error 0.1%`, with the exact number of wrong strings, a table
-of the test strings by their count of ones, and the model's probability of each count for
-one sample string. The model is saved in CHECKPOINT_DIR as it trains; running the same
-command again continues from there (--fresh starts over), and Ctrl-C stops at the end of
-an epoch, saved.
-
-Reading order: settings, data, the tutorial's model (build_model) and the readers' two
-other framings beside it (TARGET, HEAD), training, grading, prediction; then a look inside
-the cell (--inspect) and a counter set by hand; then the speed work that wraps the model
-without changing it; then the command line, checkpoints, Ctrl-C, TensorBoard and main().
+You will see a line per epoch, the test error every EVAL_EVERY epochs beside the sample's
+probability of its true count, and a last line in the tutorial's shape: Epoch 5000 error
+0.1%. Edit a setting and run again: a new run, saved in a folder of its own in
+CHECKPOINT_DIR. Run the same settings again (or after Ctrl-C) and that run continues.
 """
-
-import argparse
-import ast
-import contextlib
-import errno
-import fcntl
-import io
-import json
-import os
-import re
-import signal
-import sys
-import time
-import tokenize
-import traceback
-import warnings
-from types import SimpleNamespace
-
-
-@contextlib.contextmanager
-def stderr_silenced():
-    """Send whatever C++ code writes to stderr (file descriptor 2) to /dev/null for a while."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-# The TF1 cells (LSTMCell and friends) exist only in the legacy Keras 2 package, tf-keras;
-# TensorFlow uses it instead of Keras 3 when this is set before its first import.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no C++ log lines during the run
-
-import numpy as np
-
-with stderr_silenced():  # on import, TensorFlow's C++ side reports the absent GPU
-    import tensorflow as tf
-
-tf1 = tf.compat.v1
-tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
-warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
-
-
-def unquoted_word(kind, error, trace):
-    """While the settings block runs: a word without quotes there (CELL = gru) stops Python
-    before main() can check anything; say so in one sentence, exit status 2, as main()
-    does for any other bad setting. Any other error is reported as Python would."""
-    frame = traceback.extract_tb(trace)[-1]
-    if kind is NameError and frame.filename == __file__:
-        print(f"count_ones_lstm.py: {frame.line!r} in the settings block needs quotes around "
-              f"{error.name}, like \"{error.name}\".", file=sys.stderr, flush=True)
-        os._exit(2)
-    sys.__excepthook__(kind, error, trace)
-
-
-sys.excepthook, previous_excepthook = unquoted_word, sys.excepthook
-# --- settings: edit them here, or override one for a single run with --name value ---
+import sys  # first, so that a slip in the settings below (CELL = gru) is one sentence, status 2
+python_hook, sys.excepthook = sys.excepthook, lambda kind, error, trace: sys.exit(print(
+    f"count_ones_lstm.py: line {trace.tb_lineno} of the settings: {error}" + (
+        f"; text needs quotes, like \"{error.name}\"" if kind is NameError else ""),
+    file=sys.stderr) or 2)
+# --- settings: edit them here, or change one for a single run with --name value ---
 # data
 SEQ_LEN = 20  # bits per string; every one of the 2**SEQ_LEN strings is made (1 to 24)
 MIN_LEN = 0  # if 1 or more, every string of MIN_LEN to SEQ_LEN bits is made (0: SEQ_LEN)
@@ -108,10 +40,10 @@ LEARNING_RATE = 0.001  # Adam's step size (0.001 is Adam's own default, the tuto
 EPOCHS = 5000  # passes over the training strings
 EVAL_EVERY = 500  # epochs between two measurements of the error on the whole test set
 # saving, logging and prediction
-CHECKPOINT_DIR = "checkpoints"  # where the model is saved and resumed from ("": never saved)
+CHECKPOINT_DIR = "checkpoints"  # each run saves in a folder of its own here ("": never saved)
 SAVE_EVERY = 100  # epochs between two saves; a run also saves at its end and on Ctrl-C
 LOG_DIR = ""  # if set, TensorBoard logs (graph; loss and errors per epoch) are written here
-SAMPLE = "10011011101001101110"  # string whose class probabilities are shown at the end
+SAMPLE = "10011011101001101110"  # string whose probabilities are shown at each grading
 # speed: how fast a run goes and how much memory it takes, not what it learns
 UNROLL = "static"  # "dynamic": the tutorial's dynamic_rnn; "static": one cell copy per bit
 TOWERS = 2  # each batch is cut into this many parts run side by side (1: the whole batch)
@@ -119,17 +51,38 @@ STEPS_PER_RUN = 100  # Adam steps per session.run, looped in the graph (1: the t
 GRADING = "tree"  # "tree": strings share their prefixes' work; "batches": the tutorial's
 EVAL_BATCH = 65536  # at most how many strings one grading run holds
 # --- end of settings ---
-sys.excepthook = previous_excepthook
+sys.excepthook = python_hook
 
-# The kind of value each setting takes, whatever its line above says now. A constant of
-# your own added to the block becomes an option too, of the kind its value has.
-SETTING_KINDS = {
-    "SEQ_LEN": int, "MIN_LEN": int, "NUM_EXAMPLES": int, "VALIDATION_EXAMPLES": int, "SEED": int,
-    "CELL": str, "NUM_HIDDEN": int, "NUM_LAYERS": int, "TARGET": str, "HEAD": str,
-    "BATCH_SIZE": int,
-    "LEARNING_RATE": float, "EPOCHS": int, "EVAL_EVERY": int, "CHECKPOINT_DIR": str,
-    "SAVE_EVERY": int, "LOG_DIR": str, "SAMPLE": str, "UNROLL": str, "TOWERS": int,
-    "STEPS_PER_RUN": int, "GRADING": str, "EVAL_BATCH": int}
+# The settings a saved run may go on with, changed: how long it trains, what it shows and
+# saves, how fast it goes. Every other one (a constant of your own too) shapes what the
+# model learns, so changing it starts a new run, saved in a folder of its own.
+CHANGEABLE = ("EPOCHS", "EVAL_EVERY", "CHECKPOINT_DIR", "SAVE_EVERY", "LOG_DIR", "SAMPLE",
+              "UNROLL", "TOWERS", "STEPS_PER_RUN", "GRADING", "EVAL_BATCH")
+
+# The imports come after the settings, which come first.
+import argparse, ast, contextlib, errno, fcntl, hashlib, io, json, os, re  # noqa: E401, E402
+import signal, time, tokenize, warnings  # noqa: E401, E402
+from types import SimpleNamespace  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+# The TF1 cells (LSTMCell and friends) exist only in the legacy Keras 2 package, tf-keras;
+# TensorFlow uses it instead of Keras 3 when this is set before its first import.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no C++ log lines during the run
+sys.stderr.flush()  # on import, TensorFlow's C++ side reports the absent GPU on stderr:
+saved_stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+os.dup2(devnull, 2)  # send it to /dev/null for as long as the import takes
+try:
+    import tensorflow as tf  # noqa: E402
+finally:
+    os.dup2(saved_stderr, 2)
+    os.close(saved_stderr)
+    os.close(devnull)
+
+tf1 = tf.compat.v1
+tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
+warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
 MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
 CELLS = ("lstm", "gru", "rnn", "handwired")
 TARGETS, HEADS = ("last", "every"), ("softmax", "regression")
@@ -147,6 +100,17 @@ class Stopped(Exception):
     def __init__(self, message, status):
         super().__init__(message)
         self.status = status
+
+
+class Settings(SimpleNamespace):
+    """One run's settings by lower-case name (settings.seq_len); reading one that the
+    settings block no longer has is a SettingError naming it."""
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise SettingError(f"{name.upper()} is missing from the settings block; put its line "
+                           "back.")
 
 
 # ---------------------------------------------------------------------------------------
@@ -234,19 +198,22 @@ def make_cell(kind, num_hidden):
     return tf1.nn.rnn_cell.BasicRNNCell(num_hidden)
 
 
-def build_model(*, seq_len, num_hidden, cell_kind, num_layers, learning_rate, seed,
-                min_len=None, unroll="dynamic", towers=1, optimizer=None, data=None,
-                target=None, lengths=None, target_kind="last", head="softmax"):
+def build_model(settings, data=None, target=None, lengths=None, optimizer=None,
+                dynamic_rnn=tf1.nn.dynamic_rnn):
     """The tutorial's graph, line for line, in its order; returns its tensors by name.
 
-    data and target (and lengths, for strings shorter than seq_len) are placeholders made
-    here unless given as tensors of the same shapes (as the training loop in the graph
-    does). Calls in one graph share the variables; give them one `optimizer` to share
-    Adam's state too. target_kind and head: see "Other framings" below."""
+    settings: SEQ_LEN, MIN_LEN, CELL, NUM_HIDDEN, NUM_LAYERS, LEARNING_RATE, SEED, TARGET
+    and HEAD, by lower-case name. data and target (and lengths, for strings shorter than
+    SEQ_LEN) are placeholders made here unless given as tensors of the same shapes (as the
+    training loop in the graph does). Calls in one graph share the variables; give them one
+    `optimizer` to share Adam's state too. The speed settings pass a stand-in for
+    dynamic_rnn that makes the same val and state faster (see "Speed"); every other line
+    runs as written here, whatever the settings."""
+    seq_len, num_hidden, head = settings.seq_len, settings.num_hidden, settings.head
     num_classes = seq_len + 1  # a string holds 0, 1, ..., seq_len ones
     # The cells' kernels start Glorot-uniform, TF1's default, drawn from SEED alone, so that
     # the first weights are the same whatever else the graph holds.
-    glorot = tf1.glorot_uniform_initializer(seed=seed)
+    glorot = tf1.glorot_uniform_initializer(seed=settings.seed)
     with tf1.variable_scope("model", reuse=tf1.AUTO_REUSE, initializer=glorot):
         if data is None:
             # (batch, SEQ_LEN, 1): one bit per time step
@@ -254,32 +221,24 @@ def build_model(*, seq_len, num_hidden, cell_kind, num_layers, learning_rate, se
         if target is None:
             # (batch, SEQ_LEN + 1): one-hot, a 1 at the string's count of ones
             target = tf1.placeholder(tf.float32, [None, num_classes], name="target")
-        if lengths is None and (min_len or seq_len) < seq_len:
+        if lengths is None and (settings.min_len or seq_len) < seq_len:
             # (batch,): each string's own length; its bits after that are padding, zeros
             lengths = tf1.placeholder(tf.int32, [None], name="lengths")
 
-        layers = [make_cell(cell_kind, num_hidden) for _ in range(num_layers)]
-        cell = layers[0] if num_layers == 1 else tf1.nn.rnn_cell.MultiRNNCell(layers)
+        layers = [make_cell(settings.cell, num_hidden) for _ in range(settings.num_layers)]
+        cell = layers[0] if settings.num_layers == 1 else tf1.nn.rnn_cell.MultiRNNCell(layers)
 
-        if unroll == "dynamic" and towers == 1 and lengths is None:  # the tutorial's way
-            # val (batch, SEQ_LEN, hidden): the output after each bit; state: after the last
-            val, state = tf1.nn.dynamic_rnn(cell, data, dtype=tf.float32)
-            outputs = val
-            val = tf.transpose(val, [1, 0, 2])  # (SEQ_LEN, batch, hidden): time first
-            last = tf.gather(val, seq_len - 1)  # (batch, hidden): after the last bit
-        elif unroll == "dynamic" and towers == 1:  # the same for strings of mixed lengths:
-            # val as above, but zeros after each string's own last bit, where the cell stops
-            val, state = tf1.nn.dynamic_rnn(cell, data, sequence_length=lengths,
-                                            dtype=tf.float32)
-            ends = tf.stack([tf.range(tf.shape(val)[0]), lengths - 1], 1)  # (batch, 2)
-            last, outputs = tf.gather_nd(val, ends), val  # (batch, hidden): after its end
-        else:  # the same `last`, computed faster: see "Speed" below
-            last, outputs = last_output_fast(cell, data, seq_len, unroll, towers, lengths,
-                                             every=target_kind == "every")
+        # val (batch, SEQ_LEN, hidden): the output after each bit (zeros after a string's own
+        # end, with lengths); state: the cell's state after the last bit
+        val, state = dynamic_rnn(cell, data, sequence_length=lengths, dtype=tf.float32)
+        val = tf.transpose(val, [1, 0, 2])  # (SEQ_LEN, batch, hidden): time first
+        last = tf.gather(val, seq_len - 1)  # (batch, hidden): after the last bit
+        if lengths is not None:  # strings of mixed lengths: after each one's own last bit
+            last = tf.gather_nd(val, tf.stack([lengths - 1, tf.range(tf.shape(val)[1])], 1))
 
         weight = tf1.get_variable(  # (hidden, classes), truncated normal like the tutorial's
             "weight", [num_hidden, num_classes if head == "softmax" else 1],  # regression: 1
-            initializer=tf1.truncated_normal_initializer(seed=seed))
+            initializer=tf1.truncated_normal_initializer(seed=settings.seed))
         bias = tf1.get_variable(  # (classes,), all 0.1
             "bias", weight.shape[1:], initializer=tf1.constant_initializer(0.1))
         if head == "softmax":  # (batch, classes): each row a probability for every count
@@ -287,12 +246,12 @@ def build_model(*, seq_len, num_hidden, cell_kind, num_layers, learning_rate, se
         else:  # (batch,): one number, the count read as a quantity
             prediction = (tf.matmul(last, weight) + bias)[:, 0]
 
-    if head == "softmax" and target_kind == "last":  # summed; the clip keeps log() finite
+    if head == "softmax" and settings.target == "last":  # summed; the clip keeps log() finite
         cross_entropy = -tf.reduce_sum(target * tf1.log(tf.clip_by_value(prediction, 1e-10, 1.0)))
     else:  # squared error, or the loss at every bit: see "Other framings" below
-        cross_entropy = other_loss(head, prediction, target, outputs, target_kind, data,
-                                   lengths, weight, bias)
-    optimizer = optimizer or tf1.train.AdamOptimizer(learning_rate)
+        cross_entropy = other_loss(settings, prediction, target, val, data, lengths, weight,
+                                   bias)
+    optimizer = optimizer or tf1.train.AdamOptimizer(settings.learning_rate)
     minimize = optimizer.minimize(cross_entropy)  # one Adam step on every variable
 
     if head == "softmax":  # (batch,) bool: the most probable count is not the true one
@@ -337,18 +296,20 @@ def running_counts(data):
     return tf.cumsum(data[:, :, 0], axis=1)
 
 
-def other_loss(head, prediction, target, outputs, target_kind, data, lengths, weight, bias):
+def other_loss(settings, prediction, target, val, data, lengths, weight, bias):
     """The loss of the other framings, summed over the batch (and over the bits).
 
     "last": the last bit only, as the tutorial: (prediction - count)^2, the regression's
-    squared error. "every": the head is applied to the outputs after every bit (batch,
-    seq_len, hidden), against the running count there: the ones in data up to that bit
-    (batch, seq_len). Bits after a string's length are padding and add nothing.
+    squared error. "every": the head is applied to the outputs after every bit, val
+    (SEQ_LEN, batch, hidden), against the running count there: the ones in data up to that
+    bit (batch, SEQ_LEN). Bits after a string's length are padding and add nothing.
     """
-    if target_kind == "last":
+    head = settings.head
+    if settings.target == "last":
         count = tf.cast(tf.argmax(target, 1), tf.float32)  # (batch,)
         return tf.reduce_sum(tf.square(prediction - count))
-    seq_len = outputs.shape[1]
+    seq_len = settings.seq_len
+    outputs = tf.transpose(val, [1, 0, 2])  # (batch, SEQ_LEN, hidden): batch first again
     running = running_counts(data)  # (batch, seq_len): the target after each bit
     scores = tf.tensordot(outputs, weight, 1) + bias  # (batch, seq_len, classes or 1)
     if head == "regression":
@@ -369,35 +330,31 @@ def counts_from(prediction, head):
     return prediction.argmax(axis=1)
 
 
-def build_graph(*, seq_len=SEQ_LEN, min_len=MIN_LEN, num_hidden=NUM_HIDDEN, cell_kind=CELL,
-                num_layers=NUM_LAYERS, learning_rate=LEARNING_RATE, seed=SEED,
-                unroll=UNROLL, towers=TOWERS, steps_per_run=STEPS_PER_RUN,
-                grading=GRADING, eval_batch=EVAL_BATCH, target_kind=TARGET, head=HEAD,
-                probe=False):
+def build_graph(settings=None, probe=False, **changes):
     """The tutorial's model in a tf.Graph of its own, with whatever the speed settings add
-    beside it; returns the handles a run needs.
+    beside it; returns the handles a run needs. settings: a run's, or the settings block's
+    if not given; `changes` override some of them (build_graph(seq_len=6), in a test).
 
     net.model is build_model()'s tutorial graph, fed through its `data` and `target`
-    placeholders: it answers questions, and trains when STEPS_PER_RUN is 1. net.loop (if
-    STEPS_PER_RUN > 1) and net.tree (if GRADING is "tree") are the speed work below;
-    net.probe (if probe) keeps the cells' state after every bit, for --inspect.
+    placeholders: it answers questions, grades, and trains when STEPS_PER_RUN is 1.
+    net.loop (if STEPS_PER_RUN > 1) and net.tree (if GRADING is "tree") are the speed work
+    below; net.probe (if probe) keeps the cells' state after every bit, for --inspect.
     """
+    settings = Settings(**{**vars(settings or block_settings()), **changes})
+    settings.min_len = settings.min_len or settings.seq_len  # 0: every string SEQ_LEN long
+    plain = settings.unroll == "dynamic" and settings.towers == 1
+    rnn = tf1.nn.dynamic_rnn if plain else fast_rnn(settings.unroll, settings.towers)
     graph = tf.Graph()
     with graph.as_default():
-        tf1.set_random_seed(seed)
-        min_len = min_len or seq_len  # 0: every string seq_len bits long
-        shape = dict(seq_len=seq_len, min_len=min_len, num_hidden=num_hidden,
-                     cell_kind=cell_kind, num_layers=num_layers, learning_rate=learning_rate,
-                     seed=seed, optimizer=tf1.train.AdamOptimizer(learning_rate),
-                     target_kind=target_kind, head=head)
+        tf1.set_random_seed(settings.seed)
+        optimizer = tf1.train.AdamOptimizer(settings.learning_rate)
         # The loop comes first, so that the variables are made inside it: TensorFlow then
         # reads them afresh at every step (made outside, they would be read once a run).
-        loop = (build_training_loop(unroll=unroll, towers=towers, **shape)
-                if steps_per_run > 1 else None)
-        model = build_model(unroll=unroll, towers=towers, **shape)
-        tree = (build_prefix_tree(model, seq_len, eval_batch, min_len)
-                if grading == "tree" else None)
-        probe = build_state_probe(model, seq_len) if probe else None
+        loop = (build_training_loop(settings, optimizer, rnn)
+                if settings.steps_per_run > 1 else None)
+        model = build_model(settings, optimizer=optimizer, dynamic_rnn=rnn)
+        tree = build_prefix_tree(model, settings) if settings.grading == "tree" else None
+        probe = build_state_probe(model, settings.seq_len) if probe else None
         init = tf1.global_variables_initializer()
         # Every variable, Adam's moments included, so that a run continued from a
         # checkpoint takes exactly the steps an uninterrupted run would have taken.
@@ -407,8 +364,8 @@ def build_graph(*, seq_len=SEQ_LEN, min_len=MIN_LEN, num_hidden=NUM_HIDDEN, cell
                                 for variable in tf1.global_variables()])
     graph.finalize()  # from here on, adding a node by accident is an error
     return SimpleNamespace(graph=graph, model=model, loop=loop, tree=tree, probe=probe,
-                           init=init, saver=saver, finite=finite, seq_len=seq_len,
-                           min_len=min_len, steps_per_run=steps_per_run, eval_batch=eval_batch)
+                           init=init, saver=saver, finite=finite, settings=settings,
+                           seq_len=settings.seq_len)
 
 
 def new_session(net):
@@ -446,17 +403,23 @@ def train_epoch(session, net, numbers, batch_size):
 # Grading and prediction
 # ---------------------------------------------------------------------------------------
 
-def predicted_counts(session, net, numbers):
-    """The model's most probable count for each string given as a number: int array."""
+def wrong_in(session, net, numbers, say=print):
+    """Which of the strings (given as codes) the model counts wrong: bool (n,), read from
+    build_model's `mistakes`, the tutorial's `sess.run(error, ...)` string by string."""
     if net.tree is not None:  # every string at once, sharing prefixes: see "Speed" below
-        return counts_by_tree(session, net)[numbers]
-    counts = []  # the tutorial's way: feed the strings to `data`, EVAL_BATCH at a time
-    for start in range(0, len(numbers), net.eval_batch):
-        inp, _, lengths = bits_and_labels(numbers[start:start + net.eval_batch], net.seq_len)
-        counts.append(counts_from(session.run(net.model.prediction,
-                                              feed(net.model, inp, lengths=lengths)),
-                                  net.model.head))
-    return np.concatenate(counts)
+        wrong = wrong_by_tree(session, net, numbers[:TREE_CHECK])
+        if wrong is not None:
+            return wrong[numbers]
+        say(f"Grading: the prefix tree's `last` is not build_model's (an edited line?), so "
+            f"every string is fed to build_model instead, {net.settings.eval_batch:,} at a "
+            "time, as with GRADING \"batches\".")
+        net.tree = None
+    wrong = []  # the tutorial's way: feed the strings to `data`, EVAL_BATCH at a time
+    for start in range(0, len(numbers), net.settings.eval_batch):
+        inp, out, lengths = bits_and_labels(numbers[start:start + net.settings.eval_batch],
+                                            net.seq_len)
+        wrong.append(session.run(net.model.mistakes, feed(net.model, inp, out, lengths)))
+    return np.concatenate(wrong)
 
 
 def feed(model, inp, out=None, lengths=None):
@@ -470,20 +433,14 @@ def feed(model, inp, out=None, lengths=None):
     return fed
 
 
-def errors_by(key, counts, numbers, seq_len):
+def errors_by(key, wrong, numbers, seq_len):
     """For each value 0..seq_len of key ("count": of ones; "bits": the length): how many
     of the strings have it, and how many of those the model counts wrong, from
-    predicted_counts(..., numbers). The rare counts (all zeros, all ones) are where to look."""
-    true = ones_in(numbers, seq_len)
-    values = true if key == "count" else spelled(numbers, seq_len)[1].astype(np.int64)
-    wrong = counts != true
+    wrong_in(..., numbers). The rare counts (all zeros, all ones) are where to look."""
+    values = (ones_in(numbers, seq_len) if key == "count"
+              else spelled(numbers, seq_len)[1].astype(np.int64))
     return (np.bincount(values, minlength=seq_len + 1),
             np.bincount(values[wrong], minlength=seq_len + 1))
-
-
-def count_wrong(counts, numbers, seq_len):
-    """How many of the strings the model counts wrong."""
-    return int(np.sum(counts != ones_in(numbers, seq_len)))
 
 
 def predict(session, net, strings):
@@ -690,44 +647,44 @@ def set_handwired(session, net):
 # Speed: each piece wraps the tutorial's model and can be switched off by its setting
 # ---------------------------------------------------------------------------------------
 # Three ways the script goes faster than the tutorial, none changing what is computed but
-# for float32 rounding (tests/test_same_learning.py checks it step by step):
-# - UNROLL "static" and TOWERS: `last` from one copy of the cell per bit instead of
-#   dynamic_rnn's loop, with the batch cut into parts that run on both cores at once.
+# for float32 rounding (tests/test_same_learning.py checks it step by step), and none
+# skipping a line of build_model, which trains and grades as written at every setting:
+# - UNROLL "static" and TOWERS: a stand-in for the dynamic_rnn call, one copy of the cell
+#   per bit instead of dynamic_rnn's loop, the batch cut into parts run on both cores.
 # - STEPS_PER_RUN: the tutorial's batch loop moved into the graph, so that one
 #   session.run takes many Adam steps, each a call of build_model on its batch.
-# - GRADING "tree": strings that begin alike share the cell's work up to where they part.
+# - GRADING "tree": strings that begin alike share the cell's work up to where they part,
+#   and build_model's lines from `last` on judge each string.
 
-def last_output_fast(cell, data, seq_len, unroll, towers, lengths=None, every=False):
-    """build_model's `last`, (batch, seq_len, 1) -> (batch, hidden), computed faster; and
-    if `every`, the outputs after each bit too, (batch, seq_len, hidden) (else None).
+def fast_rnn(unroll, towers):
+    """A stand-in for tf1.nn.dynamic_rnn, called the same way, that returns the same val
+    (batch, SEQ_LEN, hidden) and state, computed faster.
 
     The batch is cut into `towers` parts that share the cell's weights but no operation,
     so TensorFlow runs them side by side, forwards and backwards. "static" unrolls each
     part into one copy of the cell per bit: the same arithmetic as dynamic_rnn, with far
-    less control flow for TensorFlow to run.
+    less control flow for TensorFlow to run. val is put together time first and then
+    transposed, so that TensorFlow drops that transpose and build_model's, which undoes it.
     """
-    size = tf.shape(data)[0]
-    bounds = [size * k // towers for k in range(towers + 1)]
-    lasts, vals = [], []
-    for a, b in zip(bounds, bounds[1:]):
-        part = data[a:b]  # (part, seq_len, 1)
-        part_lengths = None if lengths is None else lengths[a:b]  # (part,)
-        if unroll == "static":
-            bits = tf.unstack(part, num=seq_len, axis=1)  # seq_len x (part, 1), in order
-            outputs, _ = tf1.nn.static_rnn(cell, bits, sequence_length=part_lengths,
-                                           dtype=tf.float32)  # seq_len x (part, h)
-            val = tf.stack(outputs, 1) if every or part_lengths is not None else None
-        else:
-            val, _ = tf1.nn.dynamic_rnn(cell, part, sequence_length=part_lengths,
-                                        dtype=tf.float32)  # (part, seq_len, h)
-            outputs = None
-        vals.append(val)
-        if part_lengths is None:
-            lasts.append(outputs[-1] if unroll == "static" else val[:, -1])
-        else:  # each string's output after its own last bit
-            ends = tf.stack([tf.range(tf.shape(val)[0]), part_lengths - 1], 1)  # (part, 2)
-            lasts.append(tf.gather_nd(val, ends))
-    return tf.concat(lasts, 0), tf.concat(vals, 0) if every else None
+    def rnn(cell, data, sequence_length=None, dtype=tf.float32):
+        size = tf.shape(data)[0]
+        bounds = [size * k // towers for k in range(towers + 1)]
+        vals, states = [], []  # per part: (SEQ_LEN, part, hidden), the state after it
+        for a, b in zip(bounds, bounds[1:]):
+            part = data[a:b]  # (part, SEQ_LEN, 1)
+            lengths = None if sequence_length is None else sequence_length[a:b]  # (part,)
+            if unroll == "static":  # SEQ_LEN x (part, 1) in, SEQ_LEN x (part, hidden) out
+                outputs, state = tf1.nn.static_rnn(cell, tf.unstack(part, axis=1),
+                                                   sequence_length=lengths, dtype=dtype)
+                vals.append(tf.stack(outputs))
+            else:
+                val, state = tf1.nn.dynamic_rnn(cell, part, sequence_length=lengths,
+                                                dtype=dtype, time_major=False)
+                vals.append(tf.transpose(val, [1, 0, 2]))
+            states.append(state)
+        return (tf.transpose(tf.concat(vals, 1), [1, 0, 2]),  # (batch, SEQ_LEN, hidden)
+                tf.nest.map_structure(lambda *parts: tf.concat(parts, 0), *states))
+    return rnn
 
 
 def bits_and_labels_in_graph(codes, seq_len):
@@ -746,23 +703,24 @@ def bits_and_labels_in_graph(codes, seq_len):
     return tf.cast(bits, tf.float32)[:, :, None], labels, lengths          # (n, seq_len, 1)
 
 
-def build_training_loop(**model_settings):
-    """The tutorial's batch loop as a tf.while_loop: each step cuts the next batch from
-    `strings` (the training strings of one session.run, as numbers), makes its bits and
-    labels, and runs build_model's `minimize` on them as `data` and `target`. A step starts
-    only once the previous step's update is done, so it sees the new weights."""
-    seq_len = model_settings["seq_len"]
-    mixed = (model_settings["min_len"] or seq_len) < seq_len  # strings of several lengths
+def build_training_loop(settings, optimizer, rnn):
+    """The tutorial's batch loop as a tf.while_loop over `strings` (the training strings of
+    one session.run, as numbers), their bits and labels made once for all its steps: each
+    step cuts the next batch and runs build_model's `minimize` on it as `data` and
+    `target`. A step starts only once the previous step's update is done, so it sees the
+    new weights."""
+    seq_len = settings.seq_len
+    mixed = settings.min_len < seq_len  # strings of several lengths
     with tf.name_scope("train"):
         strings = tf1.placeholder(tf.int32, [None], name="strings")  # (n,)
         batch_size = tf1.placeholder(tf.int32, [], name="batch_size")  # ()
+        all_bits, all_labels, all_lengths = bits_and_labels_in_graph(strings, seq_len)
 
         def step(number, losses, wrong):
-            first = number * batch_size
-            data, target, lengths = bits_and_labels_in_graph(
-                strings[first:first + batch_size], seq_len)
-            model = build_model(data=data, target=target,
-                                lengths=lengths if mixed else None, **model_settings)
+            batch = slice(number * batch_size, (number + 1) * batch_size)
+            data, target, lengths = all_bits[batch], all_labels[batch], all_lengths[batch]
+            model = build_model(settings, data, target, lengths if mixed else None,
+                                optimizer, rnn)
             with tf.control_dependencies([model.minimize]):
                 return (number + 1, losses.write(number, model.cross_entropy),
                         wrong + tf.reduce_sum(tf.cast(model.mistakes, tf.int64)))
@@ -780,7 +738,7 @@ def build_training_loop(**model_settings):
 def train_epoch_in_graph(session, net, numbers, batch_size):
     """train_epoch() with its batches looped in the graph, STEPS_PER_RUN per session.run."""
     total_loss, total_wrong, steps = 0.0, 0, 0
-    chunk = batch_size * net.steps_per_run
+    chunk = batch_size * net.settings.steps_per_run
     for start in range(0, len(numbers), chunk):
         losses, wrong = session.run([net.loop.step_losses, net.loop.wrong],
                                     {net.loop.strings: numbers[start:start + chunk],
@@ -822,19 +780,15 @@ def grow_prefixes(layers, state, levels):
     return states
 
 
-def build_prefix_tree(model, seq_len, eval_batch, min_len=None):
-    """Grade every string as a tree of prefixes, about 2 cell steps per string instead of
-    seq_len: the same cells and softmax as `model`, only the repeated work skipped. Each
-    inner node is itself a shorter string, so strings of every length from min_len come
-    out of the same tree. The first `top` bits are grown in one run; then each of those
-    prefixes is grown to full length in a run of its own, 2**below <= eval_batch strings."""
-    min_len = min_len or seq_len
-
-    def counts_of(state):  # the model's count of each row's string
-        return head_counts(output_of(state), model.weight, model.bias, model.head)
-
+def build_prefix_tree(model, settings):
+    """Run the model's cells over every string as a tree of prefixes, about 2 cell steps
+    per string instead of SEQ_LEN: each string's `last`, only the repeated work skipped.
+    Each inner node is itself a shorter string, so strings of every length from MIN_LEN
+    come out of the same tree. The first `top` bits are grown in one run; then each of
+    those prefixes is grown to full length in a run of its own, 2**below <= EVAL_BATCH."""
+    seq_len, min_len = settings.seq_len, settings.min_len
     with tf.name_scope("grading"):
-        below = min(seq_len, eval_batch.bit_length() - 1)  # 2**below <= eval_batch
+        below = min(seq_len, settings.eval_batch.bit_length() - 1)  # 2**below <= EVAL_BATCH
         top = seq_len - below
         start = tuple(layer.zero_state(1, tf.float32) for layer in model.layers)
         top_states = grow_prefixes(model.layers, start, top)  # depths 0..top
@@ -843,14 +797,12 @@ def build_prefix_tree(model, seq_len, eval_batch, min_len=None):
                 lambda units: tf1.placeholder(tf.float32, [None, units]), layer.state_size)
             for layer in model.layers)
         leaf_states = grow_prefixes(model.layers, prefix, below)  # depths top..seq_len
-        top_counts = {depth: counts_of(top_states[depth])  # (2**depth,) each
-                      for depth in range(max(min_len, 1), top + 1)}
-        leaf_counts = {top + j: counts_of(leaf_states[j])  # (2**j,) per prefix
-                       for j in range(1, below + 1) if top + j >= min_len}
-        leaf_outputs = output_of(leaf_states[-1])  # (2**below, hidden): `last` per string
+        top_outputs = {depth: output_of(top_states[depth])  # (2**depth, hidden) each
+                       for depth in range(max(min_len, 1), top + 1)}
+        leaf_outputs = {top + j: output_of(leaf_states[j])  # (2**j, hidden) per prefix
+                        for j in range(1, below + 1) if top + j >= min_len}
     return SimpleNamespace(top=top, top_state=top_states[-1], prefix=prefix,
-                           top_counts=top_counts, leaf_counts=leaf_counts,
-                           leaf_outputs=leaf_outputs)
+                           top_outputs=top_outputs, leaf_outputs=leaf_outputs)
 
 
 def each_prefix(session, net, fetch):
@@ -862,23 +814,44 @@ def each_prefix(session, net, fetch):
         yield i, session.run(fetch, {slot: top[i:i + 1] for slot, top in zip(slots, tops)})
 
 
-def for_every_string(session, net, fetch):
-    """`fetch` (one of the tree's per-string tensors at full length) for all 2**seq_len
-    strings, row n being the string that spells n."""
-    return np.concatenate([values for _, values in each_prefix(session, net, fetch)])
+TREE_CHECK = 1000  # strings on which each grading by tree checks itself against build_model
 
 
-def counts_by_tree(session, net):
-    """The predicted count of every string of every length, indexed by its code."""
-    tree, seq_len = net.tree, net.seq_len
-    counts = np.zeros(2 ** (seq_len + 1) - 2 ** net.min_len, np.int32)
-    for depth, values in session.run(tree.top_counts).items():
-        counts[length_offset(depth, seq_len) + np.arange(2 ** depth)] = values
-    for i, grown in each_prefix(session, net, tree.leaf_counts):  # prefix i, grown below
-        for depth, values in grown.items():
-            rows = 2 ** (depth - tree.top)
-            counts[length_offset(depth, seq_len) + i * rows + np.arange(rows)] = values
-    return counts
+def wrong_by_tree(session, net, sample):
+    """wrong_in() for every string of every length, indexed by its code: the tree's `last`
+    for each string is fed to build_model's `last`, with the strings' one-hot `target`, so
+    that build_model's own lines from `last` on (prediction, mistakes) judge every string.
+    Returns None, so that grading feeds build_model instead, if the tree's `last` for the
+    `sample` strings is not build_model's own (a line before `last` was edited) or if
+    those lines read more than `last` and `target`."""
+    model, seq_len = net.model, net.seq_len
+    wrong = np.zeros(2 ** (seq_len + 1) - 2 ** net.settings.min_len, bool)
+    sample = np.sort(sample)
+    sample_last = np.zeros((len(sample), net.settings.num_hidden), np.float32)
+
+    def judge(blocks):  # [(depth, its first string, outputs (n, hidden))], in one run
+        if not blocks:
+            return
+        codes = [length_offset(depth, seq_len) + first + np.arange(len(outputs))
+                 for depth, first, outputs in blocks]  # each block's strings, in order
+        for block, (_, _, outputs) in zip(codes, blocks):  # keep the sample's `last`
+            a, b = np.searchsorted(sample, [block[0], block[-1] + 1])
+            sample_last[a:b] = outputs[sample[a:b] - block[0]]
+        codes = np.concatenate(codes)
+        labels = np.eye(seq_len + 1, dtype=np.float32)[ones_in(codes, seq_len)]
+        wrong[codes] = session.run(model.mistakes, {
+            model.last: np.concatenate([outputs for _, _, outputs in blocks]),
+            model.target: labels})
+
+    try:
+        judge([(depth, 0, out) for depth, out in session.run(net.tree.top_outputs).items()])
+        for i, grown in each_prefix(session, net, net.tree.leaf_outputs):  # prefix i, below
+            judge([(depth, i * len(out), out) for depth, out in grown.items()])
+        inp, _, lengths = bits_and_labels(sample, seq_len)
+        own = session.run(model.last, feed(model, inp, lengths=lengths))
+    except (ValueError, tf.errors.OpError):  # build_model's lines need more than `last`
+        return None
+    return wrong if np.allclose(own, sample_last, rtol=1e-4, atol=1e-5) else None
 
 
 # ---------------------------------------------------------------------------------------
@@ -923,37 +896,31 @@ def read_settings_block(path=__file__):
     return found
 
 
-def setting_kind(name, value):
-    """The kind a setting's value must be: fixed for the script's own, else its value's."""
-    kind = SETTING_KINDS.get(name, type(value))
-    if kind not in (int, float, str):
+def block_settings():
+    """The settings block's values as they stand (during a run, as main() set them)."""
+    return Settings(**{name.lower(): globals()[name] for name, _ in read_settings_block()})
+
+
+def option_type(name, value):
+    """An argparse type for the setting whose value in the block is `value`: a word on the
+    command line becomes True or False, or a number (whole if written whole), or stays
+    text, as that value is; or a sentence saying why not."""
+    if type(value) not in (bool, int, float, str):
         raise SettingError(f"{name} in the settings block is {value!r}, but a setting must "
-                           "be a whole number, a number or text in quotes.")
-    return kind
+                           "be a number, text in quotes, or True or False.")
 
-
-def check_kind(name, value, kind):
-    """Raise SettingError unless value (from the settings block) is of kind."""
-    fits = (type(value) is int if kind is int else
-            type(value) in (int, float) if kind is float else isinstance(value, str))
-    if not fits:
-        wanted = {int: "a whole number", float: "a number",
-                  str: "text in quotes, like \"lstm\""}[kind]
-        raise SettingError(f"{name} is {value!r} in the settings block, but it must be "
-                           f"{wanted}.")
-
-
-def option_type(name, kind):
-    """An argparse type that turns a command-line word into `kind`, or explains why not."""
     def convert(word):
-        if kind is str:
+        if isinstance(value, str):
             return word
-        try:
-            return kind(word)
-        except ValueError:
-            wanted = "a whole number" if kind is int else "a number"
-            raise argparse.ArgumentTypeError(
-                f"{name} must be {wanted}, got {word!r}") from None
+        if isinstance(value, bool) and word.lower() in ("true", "yes", "on", "1"):
+            return True
+        if isinstance(value, bool) and word.lower() in ("false", "no", "off", "0"):
+            return False
+        for kind in () if isinstance(value, bool) else (int, float):
+            with contextlib.suppress(ValueError):
+                return kind(word)
+        wanted = "true or false" if isinstance(value, bool) else "a number"
+        raise argparse.ArgumentTypeError(f"{name} must be {wanted}, got {word!r}")
     return convert
 
 
@@ -965,8 +932,8 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def parse_settings(argv):
-    """Turn command-line words into a settings namespace (attributes in lower case),
-    starting from the values the settings block gives."""
+    """Turn command-line words into Settings, starting from the values the settings block
+    gives; the block's own lines make the options, their help and their defaults."""
     parser = OneLineParser(
         description="Train an LSTM to count the ones in binary strings (TF1 graph API).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -980,14 +947,13 @@ def parse_settings(argv):
                                f"--{option}, which {clash} already is; rename it.")
         seen[option] = name
         value = globals()[name]
-        kind = setting_kind(name, value)
-        check_kind(name, value, kind)
-        parser.add_argument(
-            "--" + option, dest=name.lower(), metavar=name, type=option_type(name, kind),
-            default=kind(value), help=meaning or name)
+        switch = dict(nargs="?", const=True, metavar="true/false") if isinstance(
+            value, bool) else dict(metavar=name)  # --name alone means true
+        parser.add_argument("--" + option, dest=name.lower(), type=option_type(name, value),
+                            default=value, help=meaning or name, **switch)
     parser.add_argument(
         "--fresh", action="store_true",
-        help="start training over, ignoring (and then replacing) the model in CHECKPOINT_DIR")
+        help="start this run over at epoch 1, replacing its save when it first saves")
     parser.add_argument(
         "--predict", nargs="+", metavar="STRING",
         help="do not train: print the saved model's count for each string of 0s and 1s")
@@ -998,63 +964,68 @@ def parse_settings(argv):
     known, unknown = parser.parse_known_args(argv)
     if unknown:  # argparse words an unknown option in its own way; say it in ours
         raise SettingError(f"Unknown option {unknown[0]!r}; see --help for the options.")
-    missing = [name for name in SETTING_KINDS if not hasattr(known, name.lower())]
-    if missing:
-        raise SettingError(f"{missing[0]} is missing from the settings block; put its line "
-                           "back.")
-    return known
+    return Settings(**vars(known))
+
+
+@contextlib.contextmanager
+def constants_set_to(settings):
+    """For as long as a run lasts, each constant of the settings block holds the value the
+    run uses, so that code reading one by its name (a constant of your own, read in
+    make_cell, say) sees what its --option gave."""
+    names = [name for name, _ in read_settings_block()]
+    before = {name: globals()[name] for name in names}
+    globals().update({name: getattr(settings, name.lower()) for name in names})
+    try:
+        yield
+    finally:
+        globals().update(before)
+
+
+KINDS = {int: "a whole number", float: "a number", str: "text in quotes, like \"lstm\""}
 
 
 def check_settings(settings):
-    """Raise SettingError, in one sentence, for the first setting that makes no sense."""
-    if not 1 <= settings.seq_len <= MAX_SEQ_LEN:
-        raise SettingError(f"SEQ_LEN is {settings.seq_len}, but it must be from 1 to "
-                           f"{MAX_SEQ_LEN}.")
-    if not 0 <= settings.min_len <= settings.seq_len:
-        raise SettingError(f"MIN_LEN is {settings.min_len}, but it must be from 1 to SEQ_LEN "
-                           f"({settings.seq_len}), or 0 for SEQ_LEN.")
-    min_len = settings.min_len or settings.seq_len
-    total = 2 ** (settings.seq_len + 1) - 2 ** min_len
-    lengths = (f"length {settings.seq_len}" if min_len == settings.seq_len
-               else f"lengths {min_len} to {settings.seq_len}")
-    if not 1 <= settings.num_examples < total:
-        raise SettingError(
-            f"NUM_EXAMPLES is {settings.num_examples}, but it must be from 1 to {total - 1} "
-            f"so that the {total} strings of {lengths} leave at least one test string.")
-    if not 0 <= settings.validation_examples < total - settings.num_examples:
-        raise SettingError(
-            f"VALIDATION_EXAMPLES is {settings.validation_examples}, but it must be from 0 "
-            f"to {total - settings.num_examples - 1} so that at least one test string is "
-            "left.")
-    if settings.seed < 0:
-        raise SettingError(f"SEED is {settings.seed}, but it must be 0 or more.")
-    for name in ("num_hidden", "num_layers", "epochs", "eval_every", "save_every",
-                 "eval_batch", "towers", "steps_per_run"):
-        if getattr(settings, name) < 1:
-            raise SettingError(
-                f"{name.upper()} is {getattr(settings, name)}, but it must be 1 or more.")
-    if not 0 < settings.learning_rate < float("inf"):
-        raise SettingError(f"LEARNING_RATE is {settings.learning_rate}, but it must be a "
-                           "number more than 0.")
-    if not 1 <= settings.batch_size <= settings.num_examples:
-        raise SettingError(
-            f"BATCH_SIZE is {settings.batch_size}, but it must be from 1 to NUM_EXAMPLES "
-            f"({settings.num_examples}).")
-    for name, allowed in (("cell", CELLS), ("target", TARGETS), ("head", HEADS),
-                          ("unroll", ("static", "dynamic")), ("grading", ("tree", "batches"))):
-        if getattr(settings, name) not in allowed:
-            choices = " or ".join(", ".join(repr(a) for a in allowed).rsplit(", ", 1))
-            raise SettingError(f"{name.upper()} is {getattr(settings, name)!r}, but it must "
-                               f"be {choices}.")
+    """Raise SettingError, in one sentence, for the first of the script's settings that
+    cannot work: missing from the block, of the wrong kind, or out of its range."""
+    def check(name, kind, fits=lambda value: True, wanted=""):
+        value = getattr(settings, name.lower())
+        if type(value) is not kind and not (kind is float and type(value) is int):
+            raise SettingError(f"{name} is {value!r}, but it must be {KINDS[kind]}.")
+        if not fits(value):
+            raise SettingError(f"{name} is {value!r}, but it must be {wanted}.")
+        return value
+
+    seq_len = check("SEQ_LEN", int, lambda n: 1 <= n <= MAX_SEQ_LEN, f"from 1 to {MAX_SEQ_LEN}")
+    min_len = check("MIN_LEN", int, lambda n: 0 <= n <= seq_len,
+                    f"from 1 to SEQ_LEN ({seq_len}), or 0 for SEQ_LEN") or seq_len
+    total = 2 ** (seq_len + 1) - 2 ** min_len
+    lengths = (f"length {seq_len}" if min_len == seq_len else f"lengths {min_len} to {seq_len}")
+    examples = check("NUM_EXAMPLES", int, lambda n: 1 <= n < total,
+                     f"from 1 to {total - 1} so that the {total} strings of {lengths} leave at "
+                     "least one test string")
+    check("VALIDATION_EXAMPLES", int, lambda n: 0 <= n < total - examples,
+          f"from 0 to {total - examples - 1} so that at least one test string is left")
+    check("SEED", int, lambda n: n >= 0, "0 or more")
+    for name in ("NUM_HIDDEN", "NUM_LAYERS", "EPOCHS", "EVAL_EVERY", "SAVE_EVERY", "EVAL_BATCH",
+                 "TOWERS", "STEPS_PER_RUN"):
+        check(name, int, lambda n: n >= 1, "1 or more")
+    check("LEARNING_RATE", float, lambda x: 0 < x < float("inf"), "a number more than 0")
+    check("BATCH_SIZE", int, lambda n: n <= examples and n >= 1,
+          f"from 1 to NUM_EXAMPLES ({examples})")
+    for name, allowed in (("CELL", CELLS), ("TARGET", TARGETS), ("HEAD", HEADS),
+                          ("UNROLL", ("static", "dynamic")), ("GRADING", ("tree", "batches"))):
+        check(name, str, lambda word: word in allowed,
+              " or ".join(", ".join(repr(a) for a in allowed).rsplit(", ", 1)))
     if settings.cell == "handwired" and settings.num_layers != 1:
         raise SettingError(f"CELL 'handwired' is one LSTM layer set by hand, so NUM_LAYERS "
                            f"must be 1, not {settings.num_layers}.")
     if settings.cell == "handwired" and settings.head != "softmax":
         raise SettingError("CELL 'handwired' sets a softmax read-out by hand, so HEAD must be "
                            f"'softmax', not {settings.head!r}.")
-    if not settings.sample or set(settings.sample) - {"0", "1"}:
-        raise SettingError(f"SAMPLE is {settings.sample!r}, but it must be a non-empty "
-                           "string of 0s and 1s.")
+    check("SAMPLE", str, lambda word: word and not set(word) - {"0", "1"},
+          "a non-empty string of 0s and 1s")
+    check("CHECKPOINT_DIR", str)
+    check("LOG_DIR", str)
     check_machine_limits(settings)
 
 
@@ -1106,96 +1077,105 @@ def check_machine_limits(settings):
             "fewer units.")
 
 
-def graph_for(settings, **changes):
-    """build_graph() with the settings' values, some of them changed."""
-    chosen = dict(
-        seq_len=settings.seq_len, min_len=settings.min_len, num_hidden=settings.num_hidden,
-        cell_kind=settings.cell,
-        num_layers=settings.num_layers, learning_rate=settings.learning_rate,
-        seed=settings.seed, unroll=settings.unroll, towers=settings.towers,
-        steps_per_run=settings.steps_per_run, grading=settings.grading,
-        eval_batch=settings.eval_batch, target_kind=settings.target, head=settings.head)
-    chosen.update(changes)
-    return build_graph(**chosen)
-
-
 # ---------------------------------------------------------------------------------------
-# Checkpoints: TensorFlow's own format, plus a small JSON file naming the settings that
-# shaped the model and the epoch it reached.
+# Runs and checkpoints: each set of the settings that shape learning trains in a folder of
+# its own in CHECKPOINT_DIR, named after them; a save there is TensorFlow's own format plus
+# a small JSON record of those settings and the epoch reached.
 # ---------------------------------------------------------------------------------------
 
-# What a checkpoint must agree on to be continued: the model's shape, and the data split
-# (another seed or size would put strings the model trained on into the test set).
-SAVED_SETTINGS = ("SEQ_LEN", "MIN_LEN", "CELL", "NUM_HIDDEN", "NUM_LAYERS", "TARGET", "HEAD",
-                  "SEED", "NUM_EXAMPLES", "VALIDATION_EXAMPLES")
-CHECKPOINT_FILE = "count_ones_lstm.json"  # in CHECKPOINT_DIR: the settings and the epoch
-LOCK_FILE = "count_ones_lstm.lock"  # in CHECKPOINT_DIR: held by the run training there
-CHECKPOINT_FORMAT = 2  # 2: the variables under "model/" (1, unnumbered: "rnn/", "softmax/")
-SAVED_FILE = re.compile(r"^model-\d+\.(index|data-\d+-of-\d+)$")  # what a save writes there
+CHECKPOINT_FILE = "count_ones_lstm.json"  # in a run's folder: its settings and its epoch
+LOCK_FILE = "count_ones_lstm.lock"  # in a run's folder: held by the run training there
+CHECKPOINT_FORMAT = 3  # 3: a folder per run, every setting that shapes learning recorded
+SAVED_FILE = re.compile(r"^model-\d+\.(index|data-\d+-of-\d+)$")  # what a save writes
 
 
-def read_checkpoint(directory):
-    """The record of the model saved in directory, or None if there is none."""
-    path = os.path.join(directory, CHECKPOINT_FILE)
+def learned(settings):
+    """The settings that shape what a run learns, by name: all but CHANGEABLE. MIN_LEN 0
+    reads as SEQ_LEN, and a whole float as its whole number (LEARNING_RATE 1 is 1.0)."""
+    values = {name.upper(): value for name, value in vars(settings).items()
+              if name.upper() not in CHANGEABLE and name not in OWN_OPTIONS}
+    values["MIN_LEN"] = values["MIN_LEN"] or values["SEQ_LEN"]
+    return {name: int(value) if type(value) is float and value.is_integer() else value
+            for name, value in values.items()}
+
+
+def run_folder(settings):
+    """The folder of the run that these settings make, CHECKPOINT_DIR/run-<8 hex digits
+    drawn from the settings that shape learning>: the same whenever they come back."""
+    drawn = hashlib.sha256(json.dumps(learned(settings), sort_keys=True).encode()).hexdigest()
+    return os.path.join(settings.checkpoint_dir, f"run-{drawn[:8]}")
+
+
+def read_checkpoint(folder, settings=None):
+    """The record of the model saved in a run's folder, or None if there is none; given
+    settings, the record must be theirs. Raises SettingError, in one sentence, if not."""
+    path = os.path.join(folder, CHECKPOINT_FILE)
     try:
         with open(path, encoding="utf-8") as record:
             saved = json.load(record)
-        prefix = os.path.join(directory, saved["checkpoint"])
-        saved["settings"].setdefault("MIN_LEN", saved["settings"]["SEQ_LEN"])  # before it
-        saved["settings"].setdefault("TARGET", "last")  # and before these two
-        saved["settings"].setdefault("HEAD", "softmax")
-        complete = record_makes_sense(saved)
+        complete = (type(saved["epoch"]) is int and saved["epoch"] >= 0
+                    and saved["checkpoint"] == f"model-{saved['epoch']}"
+                    and type(saved["settings"]) is dict)
     except FileNotFoundError:
         return None
     except OSError as problem:
         raise SettingError(f"{path} cannot be read ({problem.strerror}).") from None
-    except (ValueError, KeyError, TypeError, AttributeError):  # not the shape it should be
+    except (ValueError, KeyError, TypeError):  # not JSON, or not the shape it should be
         complete = False
     if not complete:
         raise SettingError(f"{path} is not a checkpoint record this script wrote; move it "
                            f"away or give another --checkpoint-dir.")
     if saved.get("format") != CHECKPOINT_FORMAT:
-        raise SettingError(f"The model saved in {directory}/ was written by an older version "
-                           "of this script, whose variables have other names: give --fresh "
-                           "to train a new one there, or another --checkpoint-dir.")
-    if not os.path.exists(prefix + ".index"):
-        raise SettingError(f"{path} names the checkpoint {prefix}, which is missing; give "
-                           f"--fresh to start over.")
-    saved["prefix"] = prefix
+        raise SettingError(f"The model saved in {folder}/ was written by another version of "
+                           "this script: give --fresh to train a new one there, or another "
+                           "--checkpoint-dir.")
+    if settings is not None and saved["settings"] != learned(settings):
+        raise SettingError(f"{path} records other settings than those of the run whose folder "
+                           "it is in (edited, or moved here?); move it away or give --fresh.")
+    saved["prefix"] = os.path.join(folder, saved["checkpoint"])
+    if not os.path.exists(saved["prefix"] + ".index"):
+        raise SettingError(f"{path} names the checkpoint {saved['prefix']}, which is missing; "
+                           "give --fresh to start over.")
     return saved
 
 
-def record_makes_sense(saved):
-    """Whether a record read from JSON is whole: each saved setting of its kind and in its
-    range, and an epoch that names its checkpoint."""
-    shape = saved["settings"]
-    if set(shape) < set(SAVED_SETTINGS) or type(saved["epoch"]) is not int:
-        return False
-    if any(type(shape[name]) is not SETTING_KINDS[name] for name in SAVED_SETTINGS):
-        return False
-    return (saved["epoch"] >= 0 and saved["checkpoint"] == f"model-{saved['epoch']}"
-            and 1 <= shape["MIN_LEN"] <= shape["SEQ_LEN"] <= MAX_SEQ_LEN
-            and shape["CELL"] in CELLS and shape["SEED"] >= 0
-            and shape["TARGET"] in TARGETS and shape["HEAD"] in HEADS
-            and min(shape["NUM_HIDDEN"], shape["NUM_LAYERS"], shape["NUM_EXAMPLES"]) >= 1
-            and shape["VALIDATION_EXAMPLES"] >= 0)
+def saved_runs(directory):
+    """[(folder, record)] for each run saved whole in directory, in the folders' order."""
+    runs = []
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+        with contextlib.suppress(SettingError, OSError):
+            saved = name.startswith("run-") and read_checkpoint(os.path.join(directory, name))
+            if saved:
+                runs.append((os.path.join(directory, name), saved))
+    return runs
 
 
-def recorded(settings):
-    """The settings a checkpoint depends on, as its record keeps them (MIN_LEN 0 as SEQ_LEN)."""
-    values = {name: getattr(settings, name.lower()) for name in SAVED_SETTINGS}
-    values["MIN_LEN"] = values["MIN_LEN"] or values["SEQ_LEN"]
-    return values
+def options_for(saved, settings):
+    """What turns these settings into those of a saved run: [option or edit per setting]."""
+    mine, theirs = learned(settings), saved["settings"]
+    words = []
+    for name in [*mine, *(name for name in theirs if name not in mine)]:
+        if name not in theirs:
+            words.append(f"without {name} in the settings block")
+        elif name not in mine:
+            words.append(f"{name} = {theirs[name]!r} in the settings block")
+        elif mine[name] != theirs[name]:
+            words.append(f"--{name.lower().replace('_', '-')} {theirs[name]}")
+    return words
 
 
-def check_checkpoint(saved, settings, directory):
-    """Raise SettingError, naming the setting, if settings differ from the saved model's."""
-    for name, mine in recorded(settings).items():
-        theirs = saved["settings"].get(name)
-        if mine != theirs:
-            raise SettingError(
-                f"The model saved in {directory}/ has {name} {theirs!r}, not {mine!r}: give "
-                f"--fresh to train a new one there, or another --checkpoint-dir.")
+def other_runs(settings):
+    """A few words on the runs saved in CHECKPOINT_DIR other than this one, the nearest
+    first: the options that ask each, and its epoch ("" if there are none)."""
+    runs = sorted((options_for(saved, settings), saved["epoch"])
+                  for folder, saved in saved_runs(settings.checkpoint_dir)
+                  if folder != run_folder(settings))
+    runs.sort(key=lambda run: len(run[0]))  # the fewest differences first
+    if not runs:
+        return ""
+    listed = "; ".join(f"{' '.join(options)} (epoch {epoch})" for options, epoch in runs[:3])
+    more = f" and {len(runs) - 3} more" if len(runs) > 3 else ""
+    return f"{len(runs)} other run{'s' if len(runs) > 1 else ''}: {listed}{more}"
 
 
 def save_checkpoint(session, net, directory, settings, epoch, lock=None):
@@ -1212,7 +1192,7 @@ def save_checkpoint(session, net, directory, settings, epoch, lock=None):
     temporary = f"{path}.{os.getpid()}.tmp"  # this process's own
     temporary_name = os.path.basename(temporary)
     record = {"format": CHECKPOINT_FORMAT, "checkpoint": name, "epoch": epoch,
-              "settings": recorded(settings)}
+              "settings": learned(settings)}
     try:
         if not os.path.isdir(directory):  # removed during the run: the save would make it anew
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
@@ -1256,7 +1236,7 @@ def kept_in(directory):
     except SettingError:
         saved = None
     if not saved:
-        return f"no save is left in {directory}/"
+        return f"{directory}/ holds no save"
     return f"the last save, epoch {saved['epoch']} in {directory}/, is kept as it was"
 
 
@@ -1367,7 +1347,8 @@ class Scalars:
                 self.writer = tf1.summary.FileWriter(log_dir, graph)
         if log_dir and settings:  # the run's settings, as a table in TensorBoard's Text tab
             table = "| setting | value |\n|---|---|\n" + "".join(
-                f"| {name} | {getattr(settings, name.lower())!r} |\n" for name in SETTING_KINDS)
+                f"| {name.upper()} | {value!r} |\n" for name, value in vars(settings).items()
+                if name not in OWN_OPTIONS)
             with tf.Graph().as_default(), tf1.Session() as session:
                 text = tf1.summary.text("settings", tf.constant(table))
                 self.writer.add_summary(session.run(text))
@@ -1381,6 +1362,35 @@ class Scalars:
     def close(self):
         if self.writer:
             self.writer.close()
+
+
+class Saves:
+    """A run's saving: its folder (None if CHECKPOINT_DIR is empty), the lock it holds
+    there, and the epoch saved last. A save never writes weights that are not numbers,
+    and one that fails stops the run, naming the epoch kept."""
+
+    def __init__(self, settings, folder=None, lock=None, saved=None):
+        self.settings, self.folder, self.lock = settings, folder, lock
+        self.last = saved["epoch"] if saved else None
+
+    def save(self, session, net, epoch):
+        if not self.folder or self.last == epoch:
+            return
+        if not session.run(net.finite):  # never write NaN weights over a good model
+            raise Stopped(f"The weights stopped being numbers at epoch {epoch} (LEARNING_RATE "
+                          f"{self.settings.learning_rate:g} may be too large); nothing was "
+                          f"saved: {self.kept()}.", 1)
+        try:
+            save_checkpoint(session, net, self.folder, self.settings, epoch, self.lock)
+        except (OSError, tf.errors.OpError) as problem:
+            raise Stopped(f"Saving epoch {epoch} in {self.folder}/ failed ({reason(problem)}); "
+                          f"{self.kept()} (fix that, then run the same command to continue).",
+                          1) from None
+        self.last = epoch
+
+    def kept(self):
+        """What is safely saved now, read from disk: the end of a sentence."""
+        return kept_in(self.folder)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1402,129 +1412,147 @@ def fit_sample(sample, seq_len):
     return (sample * (seq_len // len(sample) + 1))[:seq_len]
 
 
-def train_and_report(settings, saved=None, out=None, lock=None):
-    """Make the data, train (from `saved`, a checkpoint record, if given), grade and report
-    to out (stdout by default); returns the number of test strings counted wrong. Raises
-    Stopped after a Ctrl-C, or if a save fails or the loss blows up. `lock`: the run's
-    lock_folder(), if it holds one."""
+def sample_answer(session, net, sample):
+    """The model's answer for the sample string, in a few words: the probability it gives
+    the true count (HEAD "softmax"), or the number it outputs (HEAD "regression")."""
+    sample = fit_sample(sample, net.seq_len)
+    answer, true = predict(session, net, [sample])[0], sample.count("1")
+    if net.model.head == "softmax":
+        return f"sample {sample}: probability {answer[true]:.3f} of its {true} ones"
+    return f"sample {sample}: outputs {answer:.3f} for its {true} ones"
+
+
+def train(session, net, settings, data, first_epoch, saves, log, say):
+    """The tutorial's loop, from first_epoch to EPOCHS: each epoch one Adam step per batch
+    of the training strings and a line of progress; every EVAL_EVERY epochs the error on
+    the watched strings beside the sample's answer; a save every SAVE_EVERY epochs and at
+    the end. Ctrl-C lets the epoch finish and saves it, then raises Stopped. Returns the
+    last epoch and the seconds spent training."""
+    epochs = 0 if settings.cell == "handwired" else settings.epochs  # set, not trained
+    width, step_times, training_time, epoch = len(str(epochs)), [], 0.0, first_epoch - 1
+    with CtrlC() as ctrl_c:
+        while epoch < epochs and not ctrl_c.pressed:
+            started = time.perf_counter()
+            loss, error, steps = train_epoch(session, net, data.train, settings.batch_size)
+            epoch += 1
+            seconds = time.perf_counter() - started
+            training_time += seconds
+            step_times.append(seconds / steps)
+            recent = step_times[1:][-50:] or step_times  # the first includes warm-up
+            say(f"Epoch {epoch:{width}d}/{epochs} loss {loss:#10.4g} train error "
+                f"{100 * error:5.1f}% step {1000 * seconds / steps:5.1f}ms left "
+                f"{duration(np.mean(recent) * steps * (epochs - epoch))}")
+            log.add(epoch, loss=loss, train_error=100 * error)
+            if not np.isfinite(loss):  # diverged: stop before it is saved anywhere
+                raise Stopped(f"The loss became {loss} at epoch {epoch}: training diverged "
+                              f"(LEARNING_RATE {settings.learning_rate:g} may be too large); "
+                              f"{saves.kept()}.", 1)
+            if epoch % settings.eval_every == 0 and (epoch < epochs or data.watched != "test"):
+                wrong = int(wrong_in(session, net, data.watch, say).sum())
+                say(f"Epoch {epoch:{width}d}/{epochs} {data.watched} error "
+                    f"{100 * wrong / len(data.watch):.3f}% ({wrong:,} of {len(data.watch):,} "
+                    f"wrong) after {training_time:.1f}s of training; "
+                    + sample_answer(session, net, settings.sample))
+                log.add(epoch, **{f"{data.watched}_error": 100 * wrong / len(data.watch)})
+            if epoch % settings.save_every == 0:
+                saves.save(session, net, epoch)
+        saves.save(session, net, epoch)  # the end of training, or the epoch Ctrl-C let finish
+    if ctrl_c.pressed:
+        kept = (f"saved in {saves.folder}/; run the same command to continue" if saves.folder
+                else "not saved, as CHECKPOINT_DIR is empty")
+        raise Stopped(f"stopped by {ctrl_c.pressed} after epoch {epoch} of {epochs}; {kept}.",
+                      143 if ctrl_c.pressed == "SIGTERM" else 130)
+    return epoch, training_time
+
+
+def report(session, net, settings, test, epoch, say):
+    """The tutorial's last line, `Epoch 5000 error 0.1%`, with the number of test strings
+    wrong; tables of them by count (and by length); the sample's every probability.
+    Returns the number wrong."""
+    seq_len = settings.seq_len
+    wrong = wrong_in(session, net, test, say)
+    say(f"Epoch {epoch} error {100 * wrong.sum() / len(test):.1f}% "
+        f"({wrong.sum():,} of {len(test):,} test strings wrong)")
+    tables = [("count", "their true count of ones", range(seq_len + 1))]
+    if settings.min_len < seq_len:
+        tables.append(("bits", "their length", range(settings.min_len, seq_len + 1)))
+    for key, title, rows in tables:
+        say(f"Test strings by {title}:")
+        say(f"  {key:>5} {'strings':>9} {'wrong':>7} {'error':>8}")
+        totals, missed = errors_by(key, wrong, test, seq_len)
+        for value in rows:
+            rate = (f"{100 * missed[value] / totals[value]:7.3f}%" if totals[value]
+                    else "       -")
+            say(f"  {value:5d} {totals[value]:9,d} {missed[value]:7,d} {rate}")
+    sample = fit_sample(settings.sample, seq_len)
+    answer = predict(session, net, [sample])
+    if settings.head == "softmax":
+        say(f"Sample {sample}: probability of each count 0..{seq_len}:")
+        say("  " + " ".join(f"{p:.3f}" for p in answer[0]))
+    else:
+        say(f"Sample {sample}: the regression head outputs {answer[0]:.3f}")
+    say(f"  predicted count {counts_from(answer, settings.head)[0]}, "
+        f"true count {sample.count('1')}")
+    return int(wrong.sum())
+
+
+def train_and_report(settings, folder=None, saved=None, lock=None, out=None):
+    """Make the data, train (from `saved`, the record in the run's folder, if given), grade
+    and report to out (stdout by default); returns the number of test strings wrong.
+    Raises Stopped after Ctrl-C, or if a save fails or the loss blows up."""
     def say(line):
         print(line, file=out or sys.stdout, flush=True)
 
     started = time.perf_counter()
     seq_len, min_len = settings.seq_len, settings.min_len or settings.seq_len
     strings = all_strings(seq_len, settings.seed, min_len)
-    train, valid, test = split(strings, settings.num_examples, settings.validation_examples)
+    train_set, valid, test = split(strings, settings.num_examples, settings.validation_examples)
     held_out = f", {len(valid):,} for validation" if len(valid) else ""
     bits = f"{seq_len}" if min_len == seq_len else f"{min_len} to {seq_len}"
-    say(f"Data: {len(strings):,} strings of {bits} bits, {len(train):,} for training"
+    say(f"Data: {len(strings):,} strings of {bits} bits, {len(train_set):,} for training"
         f"{held_out} and {len(test):,} for testing ({time.perf_counter() - started:.2f}s)")
-
     # Training is watched on the validation strings if there are any, else on the test set
     # (the tutorial's way); either way the final error is the test set's.
-    watched, watch = ("validation", valid) if len(valid) else ("test", test)
-    net = graph_for(settings)
-    epochs = 0 if settings.cell == "handwired" else settings.epochs  # set, not trained
-    width = len(str(epochs))
-    scalars = Scalars(settings.log_dir, net.graph, settings)
+    data = SimpleNamespace(train=train_set, watch=valid if len(valid) else test,
+                           watched="validation" if len(valid) else "test")
+    net = build_graph(settings)
+    log = Scalars(settings.log_dir, net.graph, settings)
     with new_session(net) as session:
-        first_epoch = 1
         if saved:
-            restore(session, net, saved, settings.checkpoint_dir)
-            first_epoch = saved["epoch"] + 1
-            left = "nothing left to train" if first_epoch > epochs else f"on to epoch {epochs}"
-            say(f"Continuing from epoch {saved['epoch']}, saved in {settings.checkpoint_dir}/ "
-                f"({left}; --fresh starts over)")
+            restore(session, net, saved, folder)
         elif settings.cell == "handwired":
             set_handwired(session, net)
-        last_saved = saved["epoch"] if saved else None
-        directory = settings.checkpoint_dir
-
-        def save(epoch):
-            nonlocal last_saved
-            if not directory or last_saved == epoch:
-                return
-            if not session.run(net.finite):  # never write NaN weights over a good model
-                raise Stopped(f"The weights stopped being numbers at epoch {epoch} "
-                              f"(LEARNING_RATE {settings.learning_rate:g} may be too large); "
-                              f"nothing was saved: {kept_in(directory)}.", 1)
-            try:
-                save_checkpoint(session, net, directory, settings, epoch, lock)
-            except (OSError, tf.errors.OpError) as problem:
-                raise Stopped(f"Saving epoch {epoch} in {directory}/ failed "
-                              f"({reason(problem)}); {kept_in(directory)} (fix that, then run "
-                              "the same command to continue).", 1) from None
-            last_saved = epoch
-
-        step_times, training_time = [], 0.0  # training_time: this run's epochs, no grading
-        epoch = first_epoch - 1  # the last finished epoch
-        with CtrlC() as ctrl_c:
-            while epoch < epochs and not ctrl_c.pressed:
-                epoch_start = time.perf_counter()
-                loss, error, steps = train_epoch(session, net, train, settings.batch_size)
-                epoch += 1
-                epoch_time = time.perf_counter() - epoch_start
-                training_time += epoch_time
-                step_times.append(epoch_time / steps)
-                recent = step_times[1:][-50:] or step_times  # the first includes warm-up
-                left = np.mean(recent) * steps * (epochs - epoch)
-                say(f"Epoch {epoch:{width}d}/{epochs} loss {loss:#10.4g} "
-                    f"train error {100 * error:5.1f}% step {1000 * epoch_time / steps:5.1f}ms "
-                    f"left {duration(left)}")
-                scalars.add(epoch, loss=loss, train_error=100 * error)
-                if not np.isfinite(loss):  # diverged: stop before it is saved anywhere
-                    raise Stopped(f"The loss became {loss} at epoch {epoch}: training "
-                                  f"diverged (LEARNING_RATE {settings.learning_rate:g} may be "
-                                  f"too large); {kept_in(directory)}.", 1)
-                if epoch % settings.eval_every == 0 and (epoch != epochs or len(valid)):
-                    wrong = count_wrong(predicted_counts(session, net, watch), watch, seq_len)
-                    say(f"Epoch {epoch:{width}d}/{epochs} {watched} error "
-                        f"{100 * wrong / len(watch):.3f}% ({wrong:,} of {len(watch):,} wrong) "
-                        f"after {training_time:.1f}s of training")
-                    scalars.add(epoch, **{f"{watched}_error": 100 * wrong / len(watch)})
-                if epoch % settings.save_every == 0:
-                    save(epoch)
-            save(epoch)  # the end of training, or the epoch Ctrl-C let finish
-        if ctrl_c.pressed:
-            scalars.close()
-            kept = (f"saved in {settings.checkpoint_dir}/; run the same command to continue"
-                    if settings.checkpoint_dir else "not saved, as CHECKPOINT_DIR is empty")
-            raise Stopped(f"stopped by {ctrl_c.pressed} after epoch {epoch} of {epochs}; "
-                          f"{kept}.", 143 if ctrl_c.pressed == "SIGTERM" else 130)
-
-        counts = predicted_counts(session, net, test)
-        wrong = count_wrong(counts, test, seq_len)
-        scalars.add(epoch, test_error=100 * wrong / len(test))
-        scalars.close()
-        say(f"Epoch {epoch} error {100 * wrong / len(test):.1f}% "
-            f"({wrong:,} of {len(test):,} test strings wrong)")
-        tables = [("count", "their true count of ones", range(seq_len + 1))]
-        if min_len < seq_len:
-            tables.append(("bits", "their length", range(min_len, seq_len + 1)))
-        for key, title, rows in tables:
-            say(f"Test strings by {title}:")
-            say(f"  {key:>5} {'strings':>9} {'wrong':>7} {'error':>8}")
-            totals, missed = errors_by(key, counts, test, seq_len)
-            for value in rows:
-                rate = (f"{100 * missed[value] / totals[value]:7.3f}%" if totals[value]
-                        else "       -")
-                say(f"  {value:5d} {totals[value]:9,d} {missed[value]:7,d} {rate}")
-
-        sample = fit_sample(settings.sample, settings.seq_len)
-        answer = predict(session, net, [sample])
-        if settings.head == "softmax":
-            say(f"Sample {sample}: probability of each count 0..{settings.seq_len}:")
-            say("  " + " ".join(f"{p:.3f}" for p in answer[0]))
-        else:
-            say(f"Sample {sample}: the regression head outputs {answer[0]:.3f}")
-        say(f"  predicted count {counts_from(answer, settings.head)[0]}, "
-            f"true count {sample.count('1')}")
+        try:
+            epoch, training_time = train(session, net, settings, data,
+                                         saved["epoch"] + 1 if saved else 1,
+                                         Saves(settings, folder, lock, saved), log, say)
+            wrong = report(session, net, settings, test, epoch, say)
+            log.add(epoch, test_error=100 * wrong / len(test))
+        finally:
+            log.close()
     say(f"Total time {duration(time.perf_counter() - started)}, of which training "
         f"{training_time:.1f}s")
     return wrong
 
 
-def check_strings(strings, seq_len, min_len, directory, option="--predict"):
+def first_line(settings, folder, saved):
+    """What a run says first: which saved run it continues from which epoch, or that it is
+    a new one, where it saves, and the other runs kept beside it."""
+    if not folder:
+        return "New run, not saved (CHECKPOINT_DIR is empty)"
+    if saved:
+        left = ("nothing left to train" if saved["epoch"] >= settings.epochs
+                else f"on to epoch {settings.epochs}")
+        return (f"Continuing the run saved in {folder}/ from epoch {saved['epoch']} ({left}; "
+                "--fresh starts it over)")
+    others = other_runs(settings)
+    return (f"{'Starting over (--fresh)' if settings.fresh else 'New run'}, saving in "
+            f"{folder}/" + (f"; {settings.checkpoint_dir}/ keeps {others}" if others else ""))
+
+
+def check_strings(strings, settings, folder, option="--predict"):
     """Raise SettingError, in one sentence, for the first string the model cannot read."""
+    seq_len, min_len = settings.seq_len, settings.min_len
     reads = (f"{seq_len}-bit strings" if min_len == seq_len
              else f"strings of {min_len} to {seq_len} bits")
     for string in strings:
@@ -1536,41 +1564,40 @@ def check_strings(strings, seq_len, min_len, directory, option="--predict"):
                                "and 1s only.")
         if not min_len <= len(string) <= seq_len:
             raise SettingError(f"{option} was given {string!r}, {len(string)} bits long, but "
-                               f"the model saved in {directory}/ reads {reads}.")
+                               f"the model saved in {folder}/ reads {reads}.")
 
 
 @contextlib.contextmanager
-def saved_model(settings, strings, option, **changes):
-    """The model saved in CHECKPOINT_DIR, restored into a session, after checking that it
+def saved_model(settings, strings, option, probe=False):
+    """The model saved for these settings, restored into a session, after checking that it
     exists and can read the strings: yields (net, session, saved record)."""
-    directory = settings.checkpoint_dir
-    saved = read_checkpoint(directory) if directory else None
-    if saved is None:
-        raise SettingError(f"{option} needs a trained model, but there is none in "
-                           f"{directory or 'an empty CHECKPOINT_DIR'}/; train one first.")
-    shape = saved["settings"]
-    check_strings(strings, shape["SEQ_LEN"], shape["MIN_LEN"], directory, option)
-    net = graph_for(settings, seq_len=shape["SEQ_LEN"], min_len=shape["MIN_LEN"],
-                    num_hidden=shape["NUM_HIDDEN"],
-                    cell_kind=shape["CELL"], num_layers=shape["NUM_LAYERS"],
-                    target_kind=shape["TARGET"], head=shape["HEAD"], towers=1,
-                    steps_per_run=1, grading="batches", **changes)
+    folder = run_folder(settings) if settings.checkpoint_dir else None
+    saved = folder and read_checkpoint(folder, settings)
+    if not saved:
+        others = folder and other_runs(settings)
+        raise SettingError(
+            f"{option} needs a model trained with these settings, but "
+            + (f"{settings.checkpoint_dir}/ has none; " if folder else "CHECKPOINT_DIR is "
+               "empty; ") + (f"it keeps {others}; give a run's options to ask it." if others
+                             else "train one first."))
+    check_strings(strings, settings, folder, option)
+    net = build_graph(settings, probe=probe, towers=1, steps_per_run=1, grading="batches")
     with tf1.Session(graph=net.graph) as session:
         while True:  # a run training in the folder may have replaced the save meanwhile
             try:
-                restore(session, net, saved, directory)
+                restore(session, net, saved, folder)
                 break
             except SettingError:
-                newer = read_checkpoint(directory)
+                newer = read_checkpoint(folder, settings)
                 if newer is None or newer["prefix"] == saved["prefix"]:
                     raise
                 saved = newer
-        layers = "layer" if shape["NUM_LAYERS"] == 1 else "layers"
-        print(f"Model saved in {directory}/ at epoch {saved['epoch']}: {shape['CELL']}, "
-              f"{shape['NUM_LAYERS']} {layers} of {shape['NUM_HIDDEN']} units, "
-              + (f"{shape['SEQ_LEN']}-bit strings" if shape["MIN_LEN"] == shape["SEQ_LEN"]
-                 else f"strings of {shape['MIN_LEN']} to {shape['SEQ_LEN']} bits")
-              + f", TARGET {shape['TARGET']}, HEAD {shape['HEAD']}")
+        layers = "layer" if settings.num_layers == 1 else "layers"
+        print(f"Model saved in {folder}/ at epoch {saved['epoch']}: {settings.cell}, "
+              f"{settings.num_layers} {layers} of {settings.num_hidden} units, "
+              + (f"{settings.seq_len}-bit strings" if settings.min_len == settings.seq_len
+                 else f"strings of {settings.min_len} to {settings.seq_len} bits")
+              + f", TARGET {settings.target}, HEAD {settings.head}")
         yield net, session, saved
 
 
@@ -1590,8 +1617,7 @@ INSPECT_SAMPLE = 2000  # strings the unit finder measures (every bit of each)
 
 def inspect_saved(settings):
     """--inspect: find the units that count, then show them bit by bit for each string."""
-    with saved_model(settings, settings.inspect, "--inspect", probe=True) as (
-            net, session, saved):
+    with saved_model(settings, settings.inspect, "--inspect", probe=True) as (net, session, _):
         answers = predict(session, net, settings.inspect)
         rng = np.random.default_rng(settings.seed)
         sample = rng.choice(2 ** net.seq_len, min(INSPECT_SAMPLE, 2 ** net.seq_len),
@@ -1605,7 +1631,7 @@ def inspect_saved(settings):
     ranges = {name: np.stack([values.min(axis=(0, 1)), values.max(axis=(0, 1))])
               for name, values in parts.items()}
     if not any(name.startswith("c") for name in parts):
-        kind = {"gru": "GRU", "rnn": "plain RNN"}[saved["settings"]["CELL"]]
+        kind = {"gru": "GRU", "rnn": "plain RNN"}[settings.cell]
         print(f"A {kind} cell has no cell state c: its state is its output h.")
     for line in describe_counters(found, len(sample), net.seq_len, at_end):
         print(line)
@@ -1630,24 +1656,24 @@ def main(argv=None):
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
         check_settings(settings)
         settings.min_len = settings.min_len or settings.seq_len  # 0 means SEQ_LEN
-        if settings.predict is not None:
-            predict_saved(settings)
-            return 0
-        if settings.inspect is not None:
-            inspect_saved(settings)
-            return 0
-        for name in ("CHECKPOINT_DIR", "LOG_DIR"):
-            if getattr(settings, name.lower()):
-                check_writable(name, getattr(settings, name.lower()))
-        if settings.checkpoint_dir:  # one run per folder, before anything is read from it
-            lock = lock_folder(settings.checkpoint_dir)
-        saved = None
-        if settings.checkpoint_dir and not settings.fresh:
-            saved = read_checkpoint(settings.checkpoint_dir)
-            if saved:
-                check_checkpoint(saved, settings, settings.checkpoint_dir)
-                check_readable(saved, settings.checkpoint_dir)
-        train_and_report(settings, saved=saved, lock=lock)
+        with constants_set_to(settings):
+            if settings.predict is not None:
+                predict_saved(settings)
+            elif settings.inspect is not None:
+                inspect_saved(settings)
+            else:
+                if settings.log_dir:
+                    check_writable("LOG_DIR", settings.log_dir)
+                folder = run_folder(settings) if settings.checkpoint_dir else None
+                saved = None
+                if folder:  # one run per folder, before anything is read from it
+                    check_writable("CHECKPOINT_DIR", folder)
+                    lock = lock_folder(folder)
+                    saved = None if settings.fresh else read_checkpoint(folder, settings)
+                    if saved:
+                        check_readable(saved, folder)
+                print(first_line(settings, folder, saved), flush=True)
+                train_and_report(settings, folder, saved, lock)
     except SettingError as problem:
         print(f"count_ones_lstm.py: {problem}", file=sys.stderr)
         return 2

@@ -80,7 +80,7 @@ def main():
 
     print(f"data for 2**{col.SEQ_LEN} strings: {build_seconds:.2f} s (median of 3)")
     grading = {name: median_seconds(
-        lambda: col.predicted_counts(sessions[name], net, test), args.eval_repeats)
+        lambda: col.wrong_in(sessions[name], net, test), args.eval_repeats)
         for name, net in nets.items()}
     print(f"grading {len(test):,} test strings, median of {args.eval_repeats}: "
           + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in grading.items()))

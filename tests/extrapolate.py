@@ -1,6 +1,6 @@
 """How far past SEQ_LEN does a regression model keep counting? A measurement, run by hand:
 
-    .venv/bin/python tests/extrapolate.py --checkpoint-dir runs/last-regression
+    .venv/bin/python tests/extrapolate.py runs/last-regression/run-<its digits>
 
 A regression head's weights do not depend on the string length (one number out, whatever
 SEQ_LEN was), so the saved model can be rebuilt for longer strings and fed them as they are.
@@ -38,22 +38,22 @@ def random_strings(rng, length, count, ones_range=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--checkpoint-dir", default="checkpoints")
+    parser.add_argument("run", help="a run's folder, in CHECKPOINT_DIR")
     parser.add_argument("--lengths", type=int, nargs="+", default=[20, 24, 30, 40, 100])
     args = parser.parse_args()
-    saved = col.read_checkpoint(args.checkpoint_dir)
+    saved = col.read_checkpoint(args.run)
     shape = saved["settings"]
     if shape["HEAD"] != "regression":
-        sys.exit(f"extrapolate.py: the model in {args.checkpoint_dir}/ has a softmax head, "
+        sys.exit(f"extrapolate.py: the model in {args.run}/ has a softmax head, "
                  "whose classes stop at SEQ_LEN; train one with --head regression.")
     rng = np.random.default_rng(0)
-    print(f"Model: {args.checkpoint_dir}/ at epoch {saved['epoch']}, trained on "
+    print(f"Model: {args.run}/ at epoch {saved['epoch']}, trained on "
           f"{shape['SEQ_LEN']}-bit strings, TARGET {shape['TARGET']}")
     print(f"{'bits':>5}" + "".join(f"{name:>14}" for name in DRAWS) + "  mean |error|")
     for length in args.lengths:
         net = col.build_graph(seq_len=length, num_hidden=shape["NUM_HIDDEN"],
-                              cell_kind=shape["CELL"], num_layers=shape["NUM_LAYERS"],
-                              target_kind=shape["TARGET"], head="regression",
+                              cell=shape["CELL"], num_layers=shape["NUM_LAYERS"],
+                              target=shape["TARGET"], head="regression",
                               unroll="dynamic", towers=1, steps_per_run=1, grading="batches")
         with col.tf1.Session(graph=net.graph) as session:
             net.saver.restore(session, saved["prefix"])

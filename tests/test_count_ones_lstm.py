@@ -17,6 +17,17 @@ import count_ones_lstm as col
 SCRIPT = Path(col.__file__).resolve()
 
 
+def run_in(directory):
+    """The one run folder that runs made in a CHECKPOINT_DIR."""
+    [folder] = [path for path in Path(directory).iterdir() if path.name.startswith("run-")]
+    return folder
+
+
+def record_in(directory):
+    """The record of the one run saved in a CHECKPOINT_DIR."""
+    return col.read_checkpoint(str(run_in(directory)))
+
+
 # --- data -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("seq_len", [1, 7, 20])
@@ -131,7 +142,10 @@ def test_build_model_holds_the_tutorials_lines_in_the_tutorials_order():
     order = [first_line[name] for name in TUTORIAL_NAMES]  # KeyError: a name is missing
     assert order == sorted(order), dict(zip(TUTORIAL_NAMES, order))
     assert function.end_lineno - function.lineno < 70
-    assert [arg.arg for arg in function.args.args] == []  # keyword arguments only
+    assert [arg.arg for arg in function.args.args][:1] == ["settings"]
+    dynamic_rnn = [node for node in ast.walk(function) if isinstance(node, ast.Call)
+                   and getattr(node.func, "id", None) == "dynamic_rnn"]
+    assert len(dynamic_rnn) == 1  # one call, which the speed settings may stand in for
 
 
 TUTORIAL_NAMES = ["data", "target", "cell", "val", "last", "weight", "bias", "prediction",
@@ -144,7 +158,7 @@ TUTORIAL_NAMES = ["data", "target", "cell", "val", "last", "weight", "bias", "pr
     ("dynamic", 2, 5, "gru", 2)])
 def test_graph_shapes_follow_the_settings(unroll, towers, steps_per_run, cell, num_layers):
     net = col.build_graph(seq_len=5, num_hidden=7, seed=0, unroll=unroll, towers=towers,
-                          steps_per_run=steps_per_run, cell_kind=cell, num_layers=num_layers)
+                          steps_per_run=steps_per_run, cell=cell, num_layers=num_layers)
     model = net.model
     assert model.data.shape.as_list() == [None, 5, 1]
     assert model.target.shape.as_list() == [None, 6]
@@ -186,19 +200,25 @@ def test_grading_by_prefix_tree_matches_feeding_every_string(eval_batch, cell, n
     numbers = col.all_strings(7, seed=0)
     inputs, labels, _ = col.bits_and_labels(numbers, 7)
     net = col.build_graph(seq_len=7, num_hidden=6, seed=1, eval_batch=eval_batch,
-                          cell_kind=cell, num_layers=num_layers, unroll=unroll)
+                          cell=cell, num_layers=num_layers, unroll=unroll)
     with col.new_session(net) as session:
-        predicted = col.predicted_counts(session, net, numbers)
-        direct_last, direct = session.run([net.model.last, net.model.prediction],
-                                          {net.model.data: inputs})
-        tree_last = col.for_every_string(session, net, net.tree.leaf_outputs)  # cell outputs
+        wrong = col.wrong_in(session, net, numbers, say=pytest.fail)  # no word: no step aside
+        direct_last, direct, mistakes = session.run(
+            [net.model.last, net.model.prediction, net.model.mistakes],
+            {net.model.data: inputs, net.model.target: labels})
+        if 7 in net.tree.top_outputs:  # the cell's output, string n at row n
+            tree_last = session.run(net.tree.top_outputs[7])
+        else:
+            tree_last = np.concatenate([out for _, out in col.each_prefix(
+                session, net, net.tree.leaf_outputs[7])])
+    assert net.tree is not None
     assert tree_last.shape == (2 ** 7, 6)
     np.testing.assert_allclose(tree_last[numbers], direct_last, rtol=1e-5, atol=1e-6)
     assert np.ptp(direct_last, axis=0).min() > 1e-3  # outputs differ between strings
-    assert predicted.shape == (2 ** 7,)
-    assert np.array_equal(predicted, direct.argmax(axis=1))
-    expected_wrong = int(np.sum(direct.argmax(axis=1) != labels.argmax(axis=1)))
-    assert col.count_wrong(predicted, numbers, 7) == expected_wrong
+    assert wrong.shape == (2 ** 7,) and wrong.dtype == bool
+    assert np.array_equal(wrong, mistakes)  # build_model's own verdict, string by string
+    assert np.array_equal(wrong, direct.argmax(axis=1) != labels.argmax(axis=1))
+    assert 0 < wrong.sum() < len(wrong)
 
 
 def test_grading_in_batches_feeds_data_a_batch_at_a_time_and_keeps_the_order():
@@ -206,20 +226,20 @@ def test_grading_in_batches_feeds_data_a_batch_at_a_time_and_keeps_the_order():
     net = col.build_graph(seq_len=7, num_hidden=6, seed=1, grading="batches", eval_batch=30)
     tree = col.build_graph(seq_len=7, num_hidden=6, seed=1, grading="tree")
     with col.new_session(net) as session, col.new_session(tree) as tree_session:
-        counts = col.predicted_counts(session, net, numbers)
-        expected = session.run(net.model.prediction,
-                               {net.model.data: col.bits_and_labels(numbers, 7)[0]})
-        assert np.array_equal(counts, expected.argmax(axis=1))
-        assert np.array_equal(counts, col.predicted_counts(tree_session, tree, numbers))
+        wrong = col.wrong_in(session, net, numbers)
+        inputs, labels, _ = col.bits_and_labels(numbers, 7)
+        expected = session.run(net.model.prediction, {net.model.data: inputs})
+        assert np.array_equal(wrong, expected.argmax(axis=1) != labels.argmax(axis=1))
+        assert np.array_equal(wrong, col.wrong_in(tree_session, tree, numbers))
 
 
 def test_errors_by_count_adds_up_to_the_test_set_and_its_mistakes():
     numbers = np.array([0, 1, 2, 3, 5, 6, 7])  # 3-bit strings with 0, 1, 1, 2, 2, 2, 3 ones
-    counts = np.array([0, 1, 2, 2, 1, 2, 2])  # wrong for 2, 5 and 7
-    totals, wrong = col.errors_by("count", counts, numbers, 3)
+    wrong = np.array([0, 1, 2, 2, 1, 2, 2]) != col.ones_in(numbers, 3)  # 2, 5 and 7 wrong
+    totals, missed = col.errors_by("count", wrong, numbers, 3)
     assert totals.tolist() == [1, 2, 3, 1]
-    assert wrong.tolist() == [0, 1, 1, 1]
-    assert wrong.sum() == col.count_wrong(counts, numbers, 3) == 3
+    assert missed.tolist() == [0, 1, 1, 1]
+    assert missed.sum() == wrong.sum() == 3
 
 
 @pytest.mark.parametrize("cell, num_layers", [("lstm", 1), ("gru", 2), ("rnn", 1)])
@@ -227,7 +247,7 @@ def test_same_seed_same_training_run(cell, num_layers):
     numbers = col.all_strings(6, seed=0)[:40]
 
     def two_epochs(seed):
-        net = col.build_graph(seq_len=6, num_hidden=5, seed=seed, cell_kind=cell,
+        net = col.build_graph(seq_len=6, num_hidden=5, seed=seed, cell=cell,
                               num_layers=num_layers)
         with col.new_session(net) as session:
             return [col.train_epoch(session, net, numbers, 8) for _ in range(2)]
@@ -243,22 +263,22 @@ PLAIN_SPEED = dict(unroll="dynamic", towers=1, steps_per_run=1, grading="batches
 @pytest.mark.parametrize("cell, num_layers, epochs, framing", [
     ("lstm", 1, 200, {}), ("gru", 1, 200, {}), ("rnn", 1, 200, {}), ("lstm", 2, 100, {}),
     # the other framings (TARGET, HEAD), with several cells and speed settings
-    ("lstm", 1, 150, dict(target_kind="every")),
+    ("lstm", 1, 150, dict(target="every")),
     ("lstm", 1, 150, dict(head="regression")),
-    ("lstm", 1, 150, dict(target_kind="every", head="regression")),
-    ("gru", 2, 150, dict(target_kind="every", head="regression", **PLAIN_SPEED)),
-    ("rnn", 1, 150, dict(target_kind="every", unroll="dynamic", steps_per_run=3))])
+    ("lstm", 1, 150, dict(target="every", head="regression")),
+    ("gru", 2, 150, dict(target="every", head="regression", **PLAIN_SPEED)),
+    ("rnn", 1, 150, dict(target="every", unroll="dynamic", steps_per_run=3))])
 def test_a_short_run_on_short_strings_really_learns(cell, num_layers, epochs, framing):
     # 10-bit strings, 300 to train on, 724 held out. Guessing the most common count is wrong
     # 75% of the time; the runs made while writing this test ended far below that.
     train, _, test = col.split(col.all_strings(10, seed=0), 300)
-    net = col.build_graph(seq_len=10, num_hidden=24, seed=0, cell_kind=cell,
+    net = col.build_graph(seq_len=10, num_hidden=24, seed=0, cell=cell,
                           num_layers=num_layers, **framing)
     with col.new_session(net) as session:
-        before = col.count_wrong(col.predicted_counts(session, net, test), test, 10)
+        before = col.wrong_in(session, net, test).sum()
         for _ in range(epochs):
             col.train_epoch(session, net, train, batch_size=20)
-        after = col.count_wrong(col.predicted_counts(session, net, test), test, 10)
+        after = col.wrong_in(session, net, test).sum()
     before, after = before / len(test), after / len(test)
     assert before > 0.6
     assert after < 0.25
@@ -272,23 +292,25 @@ def test_a_saved_and_restored_model_predicts_exactly_the_same(tmp_path):
                                    "--num-layers", "2", "--checkpoint-dir", str(tmp_path)])
     numbers = col.all_strings(6, seed=0)
     strings = ["000000", "101101", "111110"]
-    net = col.build_graph(seq_len=6, cell_kind="gru", num_layers=2)
+    net = col.build_graph(seq_len=6, cell="gru", num_layers=2)
     with col.new_session(net) as session:
         for _ in range(3):
             col.train_epoch(session, net, numbers[:40], 10)
-        counts = col.predicted_counts(session, net, numbers)
+        wrong = col.wrong_in(session, net, numbers)
         probabilities = col.predict(session, net, strings)
         col.save_checkpoint(session, net, str(tmp_path), settings, 3)
-    saved = col.read_checkpoint(str(tmp_path))
+    saved = col.read_checkpoint(str(tmp_path), settings)
     assert saved["epoch"] == 3 and saved["settings"]["CELL"] == "gru"
     # restored into a graph of another seed and the plain speed settings
-    fresh = col.build_graph(seq_len=6, cell_kind="gru", num_layers=2, seed=9,
+    fresh = col.build_graph(seq_len=6, cell="gru", num_layers=2, seed=9,
                             unroll="dynamic", towers=1, steps_per_run=1, grading="batches")
     with col.new_session(fresh) as session:
         assert not np.array_equal(col.predict(session, fresh, strings), probabilities)
         fresh.saver.restore(session, saved["prefix"])
         assert np.array_equal(col.predict(session, fresh, strings), probabilities)
-        assert np.array_equal(col.predicted_counts(session, fresh, numbers), counts)
+        assert np.array_equal(col.wrong_in(session, fresh, numbers), wrong)
+
+
 # --- the script as a user runs it -------------------------------------------------------
 
 def run_script(*args, cwd):
@@ -308,7 +330,8 @@ def test_the_script_prints_progress_the_final_line_and_the_sample(tmp_path):
                          rf"step +\d+\.\dms left \d+s$", out, re.MULTILINE), out
     # the test set is measured every 2 epochs, and after the last one in the final line
     assert re.search(r"^Epoch 2/4 test error \d+\.\d+% \(\d+ of 24 wrong\) after \d+\.\ds of "
-                     r"training$", out, re.MULTILINE)
+                     r"training; sample 101101: probability [01]\.\d{3} of its 4 ones$", out,
+                     re.MULTILINE), out
     assert "Epoch 4/4 test error" not in out
     final = re.search(r"^Epoch 4 error (\d+\.\d)% \((\d+) of 24 test strings wrong\)$",
                       out, re.MULTILINE)
@@ -337,7 +360,7 @@ def test_one_bit_strings_the_shortest_run_there_is(tmp_path, capsys):
     assert re.search(r"^Epoch 3 error \d+\.\d% \([01] of 1 test strings wrong\)$", out,
                      re.MULTILINE)
     assert "Sample 1: probability of each count 0..1:" in out
-    assert col.read_checkpoint(str(tmp_path))["settings"]["SEQ_LEN"] == 1
+    assert record_in(tmp_path)["settings"]["SEQ_LEN"] == 1
 
 
 def test_with_a_validation_split_training_is_watched_on_it_and_the_end_is_tested(tmp_path):
@@ -349,7 +372,7 @@ def test_with_a_validation_split_training_is_watched_on_it_and_the_end_is_tested
     assert "64 strings of 6 bits, 30 for training, 10 for validation and 24 for testing" in out
     for epoch in (1, 2):
         assert re.search(rf"^Epoch {epoch}/2 validation error \d+\.\d+% \(\d+ of 10 wrong\) "
-                         r"after \d+\.\ds of training$",
+                         r"after \d+\.\ds of training; sample 100110: probability ",
                          out, re.MULTILINE), out
     assert " test error" not in out
     assert re.search(r"^Epoch 2 error \d+\.\d% \(\d+ of 24 test strings wrong\)$", out,
@@ -364,7 +387,7 @@ def test_help_lists_every_setting_with_its_default_and_meaning(tmp_path):
         assert f"--{name.lower().replace('_', '-')} {name}" in help_text
         assert " ".join(meaning.split()) in help_text
         assert f"(default: {getattr(col, name)})" in help_text
-    assert "--fresh start training over" in help_text
+    assert "--fresh start this run over at epoch 1" in help_text
     assert "--predict STRING [STRING ...] do not train" in help_text
 
 
@@ -399,7 +422,7 @@ BAD_SETTINGS = [
     (["--cell", "handwired", "--head", "regression"], "so HEAD must be 'softmax', not"),
     (["--steps-per-run", "0"], "STEPS_PER_RUN is 0, but it must be 1 or more"),
     (["--grading", "all"], "GRADING is 'all', but it must be 'tree' or 'batches'"),
-    (["--learning-rate", "0"], "LEARNING_RATE is 0.0, but it must be a number more than 0"),
+    (["--learning-rate", "0"], "LEARNING_RATE is 0, but it must be a number more than 0"),
     (["--learning-rate", "inf"], "LEARNING_RATE is inf"),
     (["--learning-rate", "fast"], "LEARNING_RATE must be a number, got 'fast'"),
     (["--cell", "LSTM"], "CELL is 'LSTM', but it must be 'lstm', 'gru', 'rnn' or 'handwired'"),
@@ -407,8 +430,8 @@ BAD_SETTINGS = [
     (["--save-every", "0"], "SAVE_EVERY is 0, but it must be 1 or more"),
     (["--predict"], "Argument --predict: expected at least one argument"),
     (["--sample", "10a1"], "SAMPLE is '10a1', but it must be a non-empty string of 0s and 1s"),
-    (["--epochs", "ten"], "EPOCHS must be a whole number, got 'ten'"),
-    (["--epochs", "2.5"], "EPOCHS must be a whole number, got '2.5'"),
+    (["--epochs", "ten"], "EPOCHS must be a number, got 'ten'"),
+    (["--epochs", "2.5"], "EPOCHS is 2.5, but it must be a whole number."),
     (["--epoch", "5"], "Unknown option '--epoch'"),
     (["--epochs"], "expected one argument"),
 ]
@@ -448,18 +471,19 @@ def files_in(directory):
 def test_a_second_run_continues_from_the_checkpoint_and_fresh_starts_over(tmp_path, capsys):
     where = ["--checkpoint-dir", str(tmp_path / "saved")]
     assert col.main(TINY + where + ["--epochs", "3"]) == 0
-    assert col.read_checkpoint(str(tmp_path / "saved"))["epoch"] == 3
+    folder = run_in(tmp_path / "saved")
+    assert col.read_checkpoint(str(folder))["epoch"] == 3
     first = capsys.readouterr().out
-    assert "Continuing" not in first and "Epoch 1/3 loss" in first
+    assert first.startswith(f"New run, saving in {folder}/\n") and "Epoch 1/3 loss" in first
 
     assert col.main(TINY + where + ["--epochs", "5"]) == 0
     out = capsys.readouterr().out
-    assert f"Continuing from epoch 3, saved in {tmp_path / 'saved'}/ (on to epoch 5;" in out
+    assert out.startswith(f"Continuing the run saved in {folder}/ from epoch 3 (on to epoch 5;")
     epochs = [int(n) for n in re.findall(r"^Epoch (\d+)/5 loss", out, re.MULTILINE)]
     assert epochs == [4, 5]
     assert re.search(r"^Epoch 5 error \d+\.\d% \(\d+ of 24 test strings wrong\)$", out,
                      re.MULTILINE)
-    assert sorted(files_in(tmp_path / "saved")) == [
+    assert sorted(files_in(folder)) == [
         "checkpoint", "count_ones_lstm.json", "count_ones_lstm.lock", "model-5.data-00000-of-00001",
         "model-5.index"]
 
@@ -469,11 +493,11 @@ def test_a_second_run_continues_from_the_checkpoint_and_fresh_starts_over(tmp_pa
     assert "(nothing left to train;" in out and " loss " not in out
     assert re.search(r"^Epoch 5 error", out, re.MULTILINE)
 
-    (tmp_path / "saved" / "model-notes.txt").write_text("not the script's")
+    (folder / "model-notes.txt").write_text("not the script's")
     assert col.main(TINY + where + ["--epochs", "2", "--fresh"]) == 0
     out = capsys.readouterr().out
-    assert "Continuing" not in out and "Epoch 1/2 loss" in out
-    assert sorted(files_in(tmp_path / "saved")) == [  # the older save is gone, nothing else
+    assert out.startswith(f"Starting over (--fresh), saving in {folder}/") and "Epoch 1/2 loss" in out
+    assert sorted(files_in(folder)) == [  # the older save is gone, nothing else
         "checkpoint", "count_ones_lstm.json", "count_ones_lstm.lock", "model-2.data-00000-of-00001",
         "model-2.index", "model-notes.txt"]
 
@@ -487,38 +511,63 @@ def test_a_folder_that_cannot_be_written_is_refused_before_training(
     refused(TINY + option + [str(not_a_folder / "inside")], capsys, str(not_a_folder))
 
 
-@pytest.mark.parametrize("change, sentence", [
-    (["--num-hidden", "12"], "has NUM_HIDDEN 24, not 12"),
-    (["--cell", "rnn"], "has CELL 'lstm', not 'rnn'"),
-    (["--seq-len", "7", "--num-examples", "40"], "has SEQ_LEN 6, not 7"),
-    (["--num-layers", "2"], "has NUM_LAYERS 1, not 2"),
-    (["--seed", "1"], "has SEED 0, not 1"),
-    (["--head", "regression"], "has HEAD 'softmax', not 'regression'"),
-    (["--target", "every"], "has TARGET 'last', not 'every'"),
+@pytest.mark.parametrize("change, asked", [
+    (["--num-hidden", "12"], "--num-hidden 24"), (["--cell", "rnn"], "--cell lstm"),
+    (["--seq-len", "7"], "--seq-len 6 --min-len 6"), (["--seed", "1"], "--seed 0"),
+    (["--head", "regression"], "--head softmax"), (["--learning-rate", "0.01"],
+                                                   "--learning-rate 0.001"),
+    (["--batch-size", "20"], "--batch-size 10"), (["--num-examples", "30"],
+                                                  "--num-examples 40"),
 ])
-def test_a_checkpoint_of_another_model_is_refused_and_left_as_it_was(
-        change, sentence, tmp_path, capsys, monkeypatch):
+def test_a_setting_that_shapes_learning_makes_a_run_of_its_own(change, asked, tmp_path, capsys):
     where = ["--checkpoint-dir", str(tmp_path)]
     assert col.main(TINY + where + ["--epochs", "2"]) == 0
-    before = files_in(tmp_path)
+    first = run_in(tmp_path)
+    before = files_in(first)
     capsys.readouterr()
-    monkeypatch.setattr(col, "build_graph", lambda *a, **k: pytest.fail("graph was built"))
-    refused(TINY + where + change, capsys, sentence, "--fresh")
-    assert files_in(tmp_path) == before
+    refused(TINY + where + change + ["--predict", "010110"], capsys,
+            f"--predict needs a model trained with these settings, but {tmp_path}/ has none; "
+            f"it keeps 1 other run: {asked} (epoch 2); give a run's options to ask it.")
+    assert col.main(TINY + where + change + ["--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    [second] = [path for path in tmp_path.iterdir() if path != first]
+    assert out.startswith(f"New run, saving in {second}/; {tmp_path}/ keeps 1 other run: "
+                          f"{asked} (epoch 2)\n")
+    assert "Epoch 1/1 loss" in out and files_in(first) == before  # the first left as it was
+    assert col.main(TINY + where + ["--epochs", "3"]) == 0  # the first settings again
+    assert capsys.readouterr().out.startswith(
+        f"Continuing the run saved in {first}/ from epoch 2 (on to epoch 3;")
+    assert col.read_checkpoint(str(second))["epoch"] == 1
 
 
-def test_a_checkpoint_from_before_the_variables_were_renamed_is_refused(tmp_path, capsys):
+def test_settings_that_only_say_how_long_and_how_fast_continue_the_same_run(tmp_path, capsys):
+    where = ["--checkpoint-dir", str(tmp_path)]
+    assert col.main(TINY + where + ["--epochs", "2"]) == 0
+    for change in (["--eval-every", "1", "--save-every", "3", "--sample", "11"],
+                   ["--unroll", "dynamic", "--towers", "1", "--steps-per-run", "1",
+                    "--grading", "batches", "--eval-batch", "7"]):
+        capsys.readouterr()
+        epochs = 3 if "--sample" in change else 4
+        assert col.main(TINY + where + change + ["--epochs", str(epochs)]) == 0
+        assert capsys.readouterr().out.startswith("Continuing the run saved in ")
+    assert record_in(tmp_path)["epoch"] == 4
+
+
+def test_a_record_in_a_folder_of_other_settings_is_refused_and_left_as_it_was(tmp_path, capsys):
     where = ["--checkpoint-dir", str(tmp_path)]
     assert col.main(TINY + where + ["--epochs", "1"]) == 0
-    record = tmp_path / "count_ones_lstm.json"
-    old = json.loads(record.read_text())
-    del old["format"]  # as the script wrote it before
-    record.write_text(json.dumps(old))
-    before = files_in(tmp_path)
-    capsys.readouterr()
-    refused(TINY + where + ["--epochs", "2"], capsys, "written by an older version", "--fresh")
-    refused(["--predict", "010101"] + where, capsys, "written by an older version")
-    assert files_in(tmp_path) == before
+    record = run_in(tmp_path) / "count_ones_lstm.json"
+    for edit, sentence in ((lambda saved: saved.pop("format"), "by another version"),
+                           (lambda saved: saved["settings"].update(NUM_HIDDEN=12),
+                            "records other settings than those of the run")):
+        saved = json.loads(record.read_text())
+        edit(saved)
+        record.write_text(json.dumps(saved))
+        before = files_in(record.parent)
+        capsys.readouterr()
+        refused(TINY + where + ["--epochs", "2"], capsys, sentence, "--fresh")
+        refused(TINY + ["--predict", "010101"] + where, capsys, sentence)
+        assert files_in(record.parent) == before
 
 
 def test_ctrl_c_saves_the_epoch_and_the_continued_run_ends_as_an_uninterrupted_one(tmp_path):
@@ -539,23 +588,23 @@ def test_ctrl_c_saves_the_epoch_and_the_continued_run_ends_as_an_uninterrupted_o
     rest, err = running.communicate(timeout=120)
     out = "".join(seen) + rest
     assert running.returncode == 130
-    stop = re.search(r"stopped by Ctrl-C after epoch (\d+) of 150; saved in parts/; run the "
-                     r"same command to continue\.$", err.strip())
+    stop = re.search(r"stopped by Ctrl-C after epoch (\d+) of 150; saved in parts/run-\w+/; run "
+                     r"the same command to continue\.$", err.strip())
     assert stop, err
     stopped = int(stop.group(1))
     assert 5 <= stopped < 150
     assert f"Epoch {stopped:3d}/150 loss" in out and f"Epoch {stopped + 1:3d}/150" not in out
-    assert col.read_checkpoint(str(tmp_path / "parts"))["epoch"] == stopped
+    assert record_in(tmp_path / "parts")["epoch"] == stopped
 
     rest = run_script(*args, "--checkpoint-dir", "parts", cwd=tmp_path)
     assert rest.returncode == 0, rest.stderr
-    assert f"Continuing from epoch {stopped}, saved in parts/" in rest.stdout
+    assert rest.stdout.startswith(f"Continuing the run saved in {run_in(tmp_path / 'parts').relative_to(tmp_path)}/ from epoch {stopped} ")
     assert f"Epoch {stopped + 1:3d}/150 loss" in rest.stdout
     # the same final error and table, and the very same weights and Adam moments
     assert whole.stdout.split("Epoch 150 error")[1].split("Total time")[0] == \
         rest.stdout.split("Epoch 150 error")[1].split("Total time")[0]
-    one = col.tf.train.load_checkpoint(str(tmp_path / "whole" / "model-150"))
-    two = col.tf.train.load_checkpoint(str(tmp_path / "parts" / "model-150"))
+    one = col.tf.train.load_checkpoint(str(run_in(tmp_path / "whole") / "model-150"))
+    two = col.tf.train.load_checkpoint(str(run_in(tmp_path / "parts") / "model-150"))
     names = sorted(one.get_variable_to_shape_map())
     assert names == sorted(two.get_variable_to_shape_map())
     assert any(name.endswith("/Adam") for name in names)
@@ -565,29 +614,33 @@ def test_ctrl_c_saves_the_epoch_and_the_continued_run_ends_as_an_uninterrupted_o
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A checkpoint directory with a small model of 6-bit strings, trained 30 epochs."""
+    """A CHECKPOINT_DIR holding a run of TINY's small model of 6-bit strings, trained 30
+    epochs."""
     directory = tmp_path_factory.mktemp("trained")
     settings = col.parse_settings(TINY + ["--checkpoint-dir", str(directory)])
-    net = col.build_graph(seq_len=6)
+    folder = col.run_folder(settings)
+    os.makedirs(folder)
+    net = col.build_graph(settings)
     with col.new_session(net) as session:
         numbers = col.all_strings(6, seed=0)[:40]
         for _ in range(30):
             col.train_epoch(session, net, numbers, 10)
-        col.save_checkpoint(session, net, str(directory), settings, 30)
+        col.save_checkpoint(session, net, folder, settings, 30)
     return directory
 
 
 def test_predict_prints_the_saved_models_count_probability_and_the_true_count(trained):
     strings = ["000000", "010110", "111011"]
-    result = run_script("--predict", *strings, "--checkpoint-dir", str(trained), cwd=trained)
+    result = run_script(*TINY, "--predict", *strings, "--checkpoint-dir", str(trained),
+                        cwd=trained)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == (f"Model saved in {trained}/ at epoch 30: lstm, 1 layer of 24 units, "
-                        "6-bit strings, TARGET last, HEAD softmax")
+    assert lines[0] == (f"Model saved in {run_in(trained)}/ at epoch 30: lstm, 1 layer of 24 "
+                        "units, 6-bit strings, TARGET last, HEAD softmax")
     assert " loss " not in result.stdout  # nothing was trained
     net = col.build_graph(seq_len=6)
     with col.tf1.Session(graph=net.graph) as session:
-        net.saver.restore(session, col.read_checkpoint(str(trained))["prefix"])
+        net.saver.restore(session, record_in(trained)["prefix"])
         expected = col.predict(session, net, strings)
     assert len(lines) == 1 + len(strings)
     for string, line, row in zip(strings, lines[1:], expected):
@@ -603,15 +656,15 @@ def test_predict_prints_the_saved_models_count_probability_and_the_true_count(tr
     ([""], "--predict was given an empty string; give 6-bit strings of 0s and 1s"),
 ])
 def test_predict_refuses_a_string_the_model_cannot_read(strings, sentence, trained, capsys):
-    refused(["--predict", *strings, "--checkpoint-dir", str(trained)], capsys, sentence)
+    refused(TINY + ["--predict", *strings, "--checkpoint-dir", str(trained)], capsys, sentence)
 
 
 def test_predict_without_a_checkpoint_says_so(tmp_path):
     result = run_script("--predict", "0101", cwd=tmp_path)  # no checkpoints/ here
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.splitlines() == [
-        "count_ones_lstm.py: --predict needs a trained model, but there is none in "
-        "checkpoints/; train one first."]
+        "count_ones_lstm.py: --predict needs a model trained with these settings, but "
+        "checkpoints/ has none; train one first."]
 
 
 # --- TensorBoard ------------------------------------------------------------------------
@@ -642,7 +695,7 @@ def test_the_tensorboard_log_holds_the_scoped_graph_and_the_scalars(tmp_path, ca
     assert scalars["loss"][4] < scalars["loss"][1]
     assert all(0 <= error <= 100 for error in scalars["train_error"].values())
     [table] = [text.splitlines() for text in texts.values()]  # the Text tab: every setting
-    assert len(table) == 2 + len(col.SETTING_KINDS)
+    assert len(table) == 2 + len(col.read_settings_block())
     assert "| HEAD | 'regression' |" in table and "| TARGET | 'last' |" in table
 
 
@@ -688,14 +741,15 @@ def test_the_readme_stays_a_guide():
 
 # --- editing the settings block, as a learner does -------------------------------------------
 
-def edited_copy(tmp_path, *edits):
+def edited_copy(tmp_path, *edits, name="count_ones_lstm.py"):
     """A copy of the script in tmp_path with each (old line start, new line) edit made to
-    its settings block; the line that starts with `old` is replaced whole."""
+    it; the line that starts with `old` is replaced whole (or removed, if new is None)."""
     lines = SCRIPT.read_text(encoding="utf-8").splitlines()
     for old, new in edits:
         [index] = [i for i, line in enumerate(lines) if line.startswith(old)]
         lines[index:index + 1] = [new] if new is not None else []
-    copy = tmp_path / "count_ones_lstm.py"
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    copy = tmp_path / name
     copy.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return copy
 
@@ -726,26 +780,32 @@ def test_ordinary_edits_of_the_constants_are_read_and_used(tmp_path):
     help_text = " ".join(run_copy(copy, "--help").stdout.split())
     assert "--seq-len SEQ_LEN bits, one space before the comment (default: 6)" in help_text
     assert "--eval-every EVAL_EVERY spaced out (default: 2)" in help_text
-    assert "--learning-rate LEARNING_RATE" in help_text and "(default: 1.0)" in help_text
+    assert "--learning-rate LEARNING_RATE" in help_text and "(default: 1)" in help_text
     assert "--num-examples NUM_EXAMPLES NUM_EXAMPLES (default: 40)" in help_text  # no comment
     assert "--cell CELL" in help_text and "(default: gru)" in help_text
 
 
 @pytest.mark.parametrize("edit, sentence", [
-    (("BATCH_SIZE = ", "BATCH_SIZE = 1000.0"),
-     "BATCH_SIZE is 1000.0 in the settings block, but it must be a whole number."),
+    (("BATCH_SIZE = ", "BATCH_SIZE = 1000.0"), "BATCH_SIZE is 1000.0, but it must be a whole "
+                                                "number."),
     (("SAMPLE = ", "SAMPLE = 10011011101001101110"),
-     "SAMPLE is 10011011101001101110 in the settings block, but it must be text in quotes"),
-    (("EPOCHS = ", "EPOCHS = True"), "EPOCHS is True in the settings block, but it must be"),
-    (("LEARNING_RATE = ", "LEARNING_RATE = '0.01'"), "LEARNING_RATE is '0.01' in the settings"),
+     "SAMPLE is 10011011101001101110, but it must be text in quotes"),
+    (("EPOCHS = ", "EPOCHS = True"), "EPOCHS is True, but it must be a whole number."),
+    (("LEARNING_RATE = ", "LEARNING_RATE = '0.01'"),
+     "LEARNING_RATE is '0.01', but it must be a number."),
     (("SEED = ", "SEED = 0\nFRESH = True  # my own"),
      "FRESH in the settings block would be the option --fresh, which --fresh already is"),
     (("SEED = ", "SEED = 0\nMY_LIST = [1, 2]"), "MY_LIST in the settings block is [1, 2]"),
     (("SEED = ", "SEED = 0\nSEED += 1"), "of the settings block, 'SEED += 1', is not a setting"),
     (("EPOCHS = ", "EPOCHS = 0"), "EPOCHS is 0, but it must be 1 or more."),
-    (("CELL = ", "CELL = gru"), "'CELL = gru' in the settings block needs quotes around gru, "
-                                "like \"gru\"."),
-    (("HEAD = ", "HEAD = regression  # a number"), "needs quotes around regression"),
+    (("CELL = ", "CELL = gru"), "of the settings: name 'gru' is not defined; text needs "
+                                "quotes, like \"gru\""),
+    (("HEAD = ", "HEAD = regression  # a number"), "text needs quotes, like \"regression\""),
+    (("NUM_HIDDEN = ", "# NUM_HIDDEN = 24"), "NUM_HIDDEN is missing from the settings block; "
+                                             "put its line back."),
+    (("NUM_LAYERS = ", None), "NUM_LAYERS is missing from the settings block"),
+    (("CHECKPOINT_DIR = ", None), "CHECKPOINT_DIR is missing from the settings block"),
+    (("EVAL_BATCH = ", None), "EVAL_BATCH is missing from the settings block"),
 ])
 def test_a_bad_edit_of_the_constants_is_one_sentence_and_status_2(edit, sentence, tmp_path):
     result = run_copy(edited_copy(tmp_path, edit))
@@ -755,10 +815,98 @@ def test_a_bad_edit_of_the_constants_is_one_sentence_and_status_2(edit, sentence
     assert len(lines) == 1 and sentence in lines[0], result.stderr
 
 
-def test_a_constant_of_your_own_becomes_an_option(tmp_path):
-    copy = edited_copy(tmp_path, ("SEED = ", "SEED = 0\nMY_RATE = 0.5  # my own knob"))
+def test_a_constant_of_your_own_becomes_an_option_and_is_read_by_its_name(tmp_path):
+    copy = edited_copy(tmp_path,
+                       ("SEED = ", "SEED = 0\nSHIFT = 0.5  # my own knob\nPEEP = False  # mine"),
+                       ("        weight = tf1.get_variable(", "        print('read', SHIFT, PEEP)"
+                        "\n        weight = tf1.get_variable("))
     help_text = " ".join(run_copy(copy, "--help").stdout.split())
-    assert "--my-rate MY_RATE my own knob (default: 0.5)" in help_text
+    assert "--my-rate" not in help_text and "--shift SHIFT my own knob (default: 0.5)" in help_text
+    assert "--peep [true/false] mine (default: False)" in help_text
+    tiny = TINY + ["--epochs", "1", "--steps-per-run", "1", "--grading", "batches"]
+    for options, seen in (([], "read 0.5 False"), (["--shift", "2", "--peep"], "read 2 True"),
+                          (["--shift=-1e-3", "--peep", "false"], "read -0.001 False"),
+                          (["--peep", "yes"], "read 0.5 True")):
+        result = run_copy(copy, *tiny, *options)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.count(f"\n{seen}\n") == 1, result.stdout  # one build_model
+    runs = sorted(path.name for path in (tmp_path / "checkpoints").iterdir())
+    assert len(runs) == 4  # each value of a constant of your own is a run of its own
+    result = run_copy(copy, *tiny, "--peep", "maybe")
+    assert result.returncode == 2 and result.stderr.splitlines() == [
+        "count_ones_lstm.py: Argument --peep: PEEP must be true or false, got 'maybe'; see "
+        "--help for the options."]
+
+
+def test_the_settings_come_first(tmp_path):
+    lines = SCRIPT.read_text(encoding="utf-8").splitlines()
+    seq_len = next(n for n, line in enumerate(lines, 1) if line.startswith("SEQ_LEN ="))
+    importing = next(n for n, line in enumerate(lines, 1) if "import tensorflow" in line)
+    code = [n for n, line in enumerate(lines, 1) if line and not line.startswith(" ")
+            and not line.startswith("#")]
+    docstring_end = next(n for n, line in enumerate(lines[1:], 2) if line.endswith('"""'))
+    assert seq_len <= 50 and seq_len < importing
+    assert len([n for n in code if docstring_end < n < seq_len]) <= 4  # the hook for slips
+
+
+def test_an_edit_of_the_tutorials_last_line_takes_at_the_defaults_as_at_the_plain_ones(
+        tmp_path):
+    # The speed settings stand in for dynamic_rnn only: an edited `last` trains and grades
+    # at the defaults exactly as at the plain settings, and the tree says it steps aside.
+    edited = edited_copy(tmp_path, ("        last = tf.gather(val, seq_len - 1)",
+                                    "        last = tf.gather(val, 0)"))
+    unedited = edited_copy(tmp_path, name="unedited.py")
+    small = ["--seq-len", "8", "--num-examples", "200", "--batch-size", "50", "--epochs", "4",
+             "--eval-every", "2", "--checkpoint-dir="]
+    plain = ["--unroll", "dynamic", "--towers", "1", "--steps-per-run", "1",
+             "--grading", "batches"]
+    runs = [run_copy(copy, *small, *extra)
+            for copy, extra in ((edited, []), (edited, plain), (unedited, []))]
+    assert all(run.returncode == 0 for run in runs), [run.stderr for run in runs]
+
+    def losses(out):
+        return [float(n) for n in re.findall(r"^Epoch \d/4 loss +(\S+)", out, re.MULTILINE)]
+
+    def wrong(out):
+        return re.findall(r"\((\d+) of 56 (?:test strings )?wrong\)", out)
+
+    at_defaults, at_plain, as_shipped = (run.stdout for run in runs)
+    assert len(losses(at_defaults)) == 4 and len(wrong(at_defaults)) == 2
+    np.testing.assert_allclose(losses(at_defaults), losses(at_plain), rtol=1e-3)
+    assert wrong(at_defaults) == wrong(at_plain)
+    assert losses(at_defaults) != losses(as_shipped)
+    assert at_defaults.count("Grading: the prefix tree's `last` is not build_model's") == 1
+    assert "Grading:" not in as_shipped
+
+
+def test_edit_run_again_see_the_effect_lose_nothing(tmp_path):
+    # A learner's loop in the default checkpoints/ folder, each step an edit of the file.
+    block = [("SEQ_LEN = ", "SEQ_LEN = 6"), ("NUM_EXAMPLES = ", "NUM_EXAMPLES = 40"),
+             ("BATCH_SIZE = ", "BATCH_SIZE = 10"), ("EVAL_EVERY = ", "EVAL_EVERY = 2")]
+    shipped = edited_copy(tmp_path, *block, ("EPOCHS = ", "EPOCHS = 2"))
+    first = run_copy(shipped)
+    assert first.returncode == 0 and first.stdout.startswith("New run, saving in checkpoints/")
+    [folder] = (tmp_path / "checkpoints").iterdir()
+    kept = files_in(folder)
+    faster = edited_copy(tmp_path, *block, ("EPOCHS = ", "EPOCHS = 2"),
+                         ("LEARNING_RATE = ", "LEARNING_RATE = 0.01  # faster?"), name="faster.py")
+    second = run_copy(faster)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.splitlines()[0].endswith(
+        "; checkpoints/ keeps 1 other run: --learning-rate 0.001 (epoch 2)")
+    assert files_in(folder) == kept  # the first run's files, byte for byte
+    assert " loss " in second.stdout and first.stdout != second.stdout
+    back = edited_copy(tmp_path, *block, ("EPOCHS = ", "EPOCHS = 3"), name="back.py")
+    third = run_copy(back)
+    assert third.returncode == 0, third.stderr
+    assert third.stdout.startswith(f"Continuing the run saved in checkpoints/{folder.name}/ "
+                                   "from epoch 2 (on to epoch 3;")
+    asked = run_copy(back, "--predict", "101101")
+    assert asked.returncode == 0 and asked.stdout.startswith(
+        f"Model saved in checkpoints/{folder.name}/ at epoch 3:")
+    asked = run_copy(faster, "--predict", "101101")
+    assert asked.returncode == 0 and " at epoch 2:" in asked.stdout.splitlines()[0]
+    assert len(list((tmp_path / "checkpoints").iterdir())) == 2
 
 
 # --- looking inside: --inspect, the unit finder and the hand-set counter ----------------------
@@ -766,22 +914,21 @@ def test_a_constant_of_your_own_becomes_an_option(tmp_path):
 @pytest.mark.parametrize("seq_len", [1, 5, 12, 20])
 def test_the_hand_set_counter_counts_every_string_right(seq_len):
     numbers = np.arange(2 ** seq_len, dtype=np.int32)
-    net = col.build_graph(seq_len=seq_len, cell_kind="handwired")
+    net = col.build_graph(seq_len=seq_len, cell="handwired")
     with col.new_session(net) as session:
-        untrained = col.count_wrong(col.predicted_counts(session, net, numbers), numbers,
-                                    seq_len)
+        untrained = col.wrong_in(session, net, numbers).sum()
         col.set_handwired(session, net)
-        counts = col.predicted_counts(session, net, numbers)
+        wrong = col.wrong_in(session, net, numbers)
         probabilities = col.predict(session, net, ["1" * seq_len, "0" * seq_len])
     assert untrained > 0  # the weights it starts with do not count
-    assert col.count_wrong(counts, numbers, seq_len) == 0
+    assert wrong.sum() == 0
     assert probabilities[0].argmax() == seq_len and probabilities[1].argmax() == 0
     assert probabilities.max(axis=1).min() > 0.999
 
 
 def test_the_unit_finder_finds_the_planted_counter_and_none_in_an_untrained_model():
     numbers = col.all_strings(20, seed=0)[:300]
-    net = col.build_graph(seq_len=20, cell_kind="handwired", probe=True)
+    net = col.build_graph(seq_len=20, cell="handwired", probe=True)
     with col.new_session(net) as session:
         parts, _, running = col.states_along(session, net, numbers)
         untrained = col.find_counters(parts, running)
@@ -805,12 +952,11 @@ def test_the_unit_finder_finds_the_planted_counter_and_none_in_an_untrained_mode
 
 @pytest.mark.parametrize("cell, num_layers", [("lstm", 1), ("gru", 1), ("rnn", 1), ("lstm", 2)])
 def test_inspect_prints_a_row_per_bit_with_the_running_count(cell, num_layers, tmp_path, capsys):
-    where = ["--checkpoint-dir", str(tmp_path)]
-    assert col.main(["--seq-len", "6", "--num-examples", "40", "--batch-size", "10",
-                     "--epochs", "2", "--cell", cell, "--num-layers", str(num_layers)]
-                    + where) == 0
+    model = ["--seq-len", "6", "--num-examples", "40", "--batch-size", "10", "--cell", cell,
+             "--num-layers", str(num_layers), "--checkpoint-dir", str(tmp_path)]
+    assert col.main(model + ["--epochs", "2"]) == 0
     capsys.readouterr()
-    assert col.main(["--inspect", "101101", "000001"] + where) == 0
+    assert col.main(model + ["--inspect", "101101", "000001"]) == 0
     out = capsys.readouterr().out
     parts = [f"{kind}{layer}" for layer in range(1, num_layers + 1)
              for kind in (("c", "h") if cell == "lstm" else ("h",))]
@@ -840,12 +986,13 @@ def test_inspect_prints_a_row_per_bit_with_the_running_count(cell, num_layers, t
 ])
 def test_inspect_and_the_hand_set_counter_refuse_what_they_cannot_do(argv, sentence, trained,
                                                                      capsys):
-    refused(argv + ["--checkpoint-dir", str(trained)], capsys, sentence)
+    refused(TINY + argv + ["--checkpoint-dir", str(trained)], capsys, sentence)
 
 
 def test_inspect_without_a_checkpoint_says_so(tmp_path, capsys):
     refused(["--inspect", "0101", "--checkpoint-dir", str(tmp_path / "none")], capsys,
-            "--inspect needs a trained model, but there is none in")
+            "--inspect needs a model trained with these settings, but ",
+            "none/ has none; train one first.")
 
 
 # --- strings of any length: MIN_LEN -------------------------------------------------------
@@ -896,9 +1043,10 @@ def test_a_short_run_with_mixed_lengths_learns_and_its_tables_add_up(tmp_path, c
     assert sum(int(row[2]) for row in rows) == int(final.group(1))
     by_count = out.split("Test strings by their true count of ones:\n")[1].splitlines()[1:10]
     assert sum(int(line.split()[2]) for line in by_count) == int(final.group(1))
-    assert col.read_checkpoint(str(tmp_path))["settings"]["MIN_LEN"] == 1
-    assert col.main(["--predict", "1", "0110", "11111111", "--checkpoint-dir",
-                     str(tmp_path)]) == 0
+    assert record_in(tmp_path)["settings"]["MIN_LEN"] == 1
+    assert col.main(["--seq-len", "8", "--min-len", "1", "--num-examples", "200",
+                     "--batch-size", "20", "--predict", "1", "0110", "11111111",
+                     "--checkpoint-dir", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith("strings of 1 to 8 bits, TARGET last, HEAD softmax")
     assert [line.split()[0] for line in lines[1:]] == ["1", "0110", "11111111"]
@@ -906,7 +1054,7 @@ def test_a_short_run_with_mixed_lengths_learns_and_its_tables_add_up(tmp_path, c
 
 @pytest.mark.parametrize("argv, sentence", [
     (["--predict", "0101101"], "'0101101', 7 bits long, but the model saved in"),
-    (["--min-len", "3"], "has MIN_LEN 6, not 3"),
+    (["--min-len", "3", "--predict", "010"], "--min-len 6 (epoch 30)"),
 ])
 def test_lengths_outside_the_models_are_refused(argv, sentence, trained, capsys):
     refused(TINY + argv + ["--checkpoint-dir", str(trained)], capsys, sentence)

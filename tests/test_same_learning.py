@@ -33,8 +33,8 @@ def test_from_the_same_seed_fast_and_plain_take_the_same_steps(fast):
         our_weights = trainable_values(our_session, ours)
         plain_weights = trainable_values(plain_session, plain)
         sample = test[:20000]
-        our_counts = col.predicted_counts(our_session, ours, sample)
-        plain_counts = col.predicted_counts(plain_session, plain, sample)
+        our_wrong = col.wrong_in(our_session, ours, sample)
+        plain_wrong = col.wrong_in(plain_session, plain, sample)
 
     our_losses = [loss for loss, _, _ in our_epochs]
     plain_losses = [loss for loss, _, _ in plain_epochs]
@@ -45,7 +45,7 @@ def test_from_the_same_seed_fast_and_plain_take_the_same_steps(fast):
     for mine, theirs, first in zip(our_weights, plain_weights, start, strict=True):
         assert not np.array_equal(mine, first)  # every variable was trained
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
-    assert np.sum(our_counts != plain_counts) <= 2  # float32 rounding on near-ties at most
+    assert np.sum(our_wrong != plain_wrong) <= 2  # float32 rounding on near-ties at most
 
 
 def test_steps_per_run_cuts_an_epoch_into_runs_and_adds_up_every_step():
@@ -67,8 +67,8 @@ def test_steps_per_run_cuts_an_epoch_into_runs_and_adds_up_every_step():
 
 
 FAST = [dict(), dict(unroll="dynamic", towers=2, steps_per_run=3)]
-OTHER_FRAMINGS = [dict(target_kind="every"), dict(head="regression"),
-                  dict(target_kind="every", head="regression")]
+OTHER_FRAMINGS = [dict(target="every"), dict(head="regression"),
+                  dict(target="every", head="regression")]
 
 
 @pytest.mark.parametrize("fast, framing", [
@@ -82,10 +82,10 @@ def test_with_mixed_lengths_fast_and_plain_take_the_same_steps_and_grade_alike(f
     with col.new_session(ours) as our_session, col.new_session(plain) as plain_session:
         our_epochs = [col.train_epoch(our_session, ours, train, 20) for _ in range(3)]
         plain_epochs = [col.train_epoch(plain_session, plain, train, 20) for _ in range(3)]
-        our_counts = col.predicted_counts(our_session, ours, codes)
-        plain_counts = col.predicted_counts(plain_session, plain, codes)
+        our_wrong = col.wrong_in(our_session, ours, codes)
+        plain_wrong = col.wrong_in(plain_session, plain, codes)
     np.testing.assert_allclose([loss for loss, _, _ in our_epochs],
                                [loss for loss, _, _ in plain_epochs], rtol=1e-4)
     assert plain_epochs[-1][0] < 0.95 * plain_epochs[0][0]
     assert [error for _, error, _ in our_epochs] == [error for _, error, _ in plain_epochs]
-    assert np.sum(our_counts != plain_counts) <= 1  # the tree grades every length alike
+    assert np.sum(our_wrong != plain_wrong) <= 1  # the tree grades every length alike
