@@ -474,11 +474,7 @@ def build_state_probe(model, seq_len):
                       for layer in model.layers)
         steps = []  # per bit: the state tuple after it
         for t in range(seq_len):
-            step_input, new_state = bits[:, t], []
-            for layer, layer_state in zip(model.layers, state):
-                step_input, layer_state = layer.call(step_input, layer_state)
-                new_state.append(layer_state)
-            state = tuple(new_state)
+            _, state = step_layers(model.layers, bits[:, t], state)
             steps.append(state)
         parts = {}
         for number in range(len(model.layers)):
@@ -750,6 +746,17 @@ def train_epoch_in_graph(session, net, numbers, batch_size):
     return total_loss / len(numbers), total_wrong / len(numbers), steps
 
 
+def step_layers(layers, inputs, state):
+    """One bit, inputs (n, 1), through the cells, bottom first, from state (a tuple of
+    theirs): (the top one's output, the new state). layer.call is the cell's step alone,
+    with the weights the model already made."""
+    new_state = []
+    for layer, layer_state in zip(layers, state):
+        inputs, layer_state = layer.call(inputs, layer_state)
+        new_state.append(layer_state)
+    return inputs, tuple(new_state)
+
+
 def output_of(state):
     """The top layer's output, read from a state tuple (one entry per layer): an LSTM's
     output is its h; a GRU's or plain RNN's output is its whole state."""
@@ -769,13 +776,8 @@ def grow_prefixes(layers, state, levels):
     for _ in range(levels):
         state = tf.nest.map_structure(lambda part: tf.repeat(part, 2, axis=0), state)
         rows = tf.shape(tf.nest.flatten(state)[0])[0]
-        step_input = tf.reshape(tf.tile([0.0, 1.0], [rows // 2]), [rows, 1])  # 0, 1, 0, 1...
-        new_state = []
-        for layer, layer_state in zip(layers, state):
-            # layer.call is the cell's step alone, with the weights it already has
-            step_input, layer_state = layer.call(step_input, layer_state)
-            new_state.append(layer_state)
-        state = tuple(new_state)
+        bits = tf.reshape(tf.tile([0.0, 1.0], [rows // 2]), [rows, 1])  # 0, 1, 0, 1...
+        _, state = step_layers(layers, bits, state)
         states.append(state)
     return states
 
@@ -912,14 +914,12 @@ def option_type(name, value):
     def convert(word):
         if isinstance(value, str):
             return word
-        if isinstance(value, bool) and word.lower() in ("true", "yes", "on", "1"):
-            return True
-        if isinstance(value, bool) and word.lower() in ("false", "no", "off", "0"):
-            return False
+        if isinstance(value, bool) and word.lower() in "true yes on 1 false no off 0".split():
+            return word.lower() in ("true", "yes", "on", "1")
         for kind in () if isinstance(value, bool) else (int, float):
             with contextlib.suppress(ValueError):
                 return kind(word)
-        wanted = "true or false" if isinstance(value, bool) else "a number"
+        wanted = "true or false" if isinstance(value, bool) else KINDS[type(value)]
         raise argparse.ArgumentTypeError(f"{name} must be {wanted}, got {word!r}")
     return convert
 
@@ -1024,8 +1024,8 @@ def check_settings(settings):
                            f"'softmax', not {settings.head!r}.")
     check("SAMPLE", str, lambda word: word and not set(word) - {"0", "1"},
           "a non-empty string of 0s and 1s")
-    check("CHECKPOINT_DIR", str)
-    check("LOG_DIR", str)
+    for name in ("CHECKPOINT_DIR", "LOG_DIR"):
+        check(name, str)
     check_machine_limits(settings)
 
 
@@ -1167,10 +1167,9 @@ def options_for(saved, settings):
 def other_runs(settings):
     """A few words on the runs saved in CHECKPOINT_DIR other than this one, the nearest
     first: the options that ask each, and its epoch ("" if there are none)."""
-    runs = sorted((options_for(saved, settings), saved["epoch"])
-                  for folder, saved in saved_runs(settings.checkpoint_dir)
-                  if folder != run_folder(settings))
-    runs.sort(key=lambda run: len(run[0]))  # the fewest differences first
+    runs = sorted(((options_for(saved, settings), saved["epoch"])  # fewest differences first
+                   for folder, saved in saved_runs(settings.checkpoint_dir)
+                   if folder != run_folder(settings)), key=lambda run: (len(run[0]), run))
     if not runs:
         return ""
     listed = "; ".join(f"{' '.join(options)} (epoch {epoch})" for options, epoch in runs[:3])
@@ -1232,7 +1231,7 @@ def kept_in(directory):
     try:
         saved = read_checkpoint(directory)
         if saved:
-            check_readable(saved, directory)
+            restore(saved, directory)
     except SettingError:
         saved = None
     if not saved:
@@ -1240,45 +1239,30 @@ def kept_in(directory):
     return f"the last save, epoch {saved['epoch']} in {directory}/, is kept as it was"
 
 
-def damaged(saved, directory, problem):
-    """The one sentence for a checkpoint whose files cannot be read."""
-    return SettingError(
-        f"The checkpoint {saved['prefix']} cannot be read ({type(problem).__name__}): it is "
-        f"damaged or incomplete; give --fresh to train a new one in {directory}/, or another "
-        "--checkpoint-dir.")
-
-
-def check_readable(saved, directory):
+def restore(saved, directory, session=None, net=None):
     """Read every tensor of the saved model (TensorFlow checks each one's checksum), so
-    that a damaged save is named before anything is built; raise SettingError if not."""
+    that a damaged save is named before anything is built; given a session, load it there
+    once each of net's variables is found in the shape its record describes. Raises
+    SettingError, in one sentence, if not; nothing in the folder is changed either way."""
+    fresh = f"give --fresh to train a new one in {directory}/, or another --checkpoint-dir."
     try:
         reader = tf.train.load_checkpoint(saved["prefix"])
-        for name in reader.get_variable_to_shape_map():
-            reader.get_tensor(name)
+        stored = {name: list(reader.get_tensor(name).shape)
+                  for name in reader.get_variable_to_shape_map()}
+        for variable in net.graph.get_collection("variables") if session else ():
+            name, shape = variable.op.name, variable.shape.as_list()
+            if stored.get(name) != shape:
+                raise SettingError(f"The checkpoint {saved['prefix']} holds {name} as "
+                                   f"{stored.get(name, 'nothing')}, not the {shape} its "
+                                   f"record describes; {fresh}")
+        if session:
+            net.saver.restore(session, saved["prefix"])
     except (tf.errors.OpError, ValueError, IndexError) as problem:  # the reader's kinds
-        raise damaged(saved, directory, problem) from None
-
-
-def restore(session, net, saved, directory):
-    """Load the saved model into session, or raise SettingError, in one sentence, if its
-    files are damaged or missing, or do not hold the variables its record describes.
-    Nothing in the folder is changed either way."""
-    try:
-        stored = tf.train.load_checkpoint(saved["prefix"]).get_variable_to_shape_map()
-        with net.graph.as_default():
-            for variable in tf1.global_variables():
-                name = variable.op.name
-                if stored.get(name) != variable.shape.as_list():
-                    raise SettingError(
-                        f"The checkpoint {saved['prefix']} holds {name} as "
-                        f"{stored.get(name, 'nothing')}, not the {variable.shape.as_list()} "
-                        f"its record describes; give --fresh to train a new one in "
-                        f"{directory}/, or another --checkpoint-dir.")
-        net.saver.restore(session, saved["prefix"])
-    except SettingError:
-        raise
-    except (tf.errors.OpError, ValueError, IndexError) as problem:
-        raise damaged(saved, directory, problem) from None
+        if isinstance(problem, SettingError):
+            raise
+        raise SettingError(f"The checkpoint {saved['prefix']} cannot be read "
+                           f"({type(problem).__name__}): it is damaged or incomplete; "
+                           f"{fresh}") from None
 
 
 def lock_folder(directory):
@@ -1379,18 +1363,14 @@ class Saves:
         if not session.run(net.finite):  # never write NaN weights over a good model
             raise Stopped(f"The weights stopped being numbers at epoch {epoch} (LEARNING_RATE "
                           f"{self.settings.learning_rate:g} may be too large); nothing was "
-                          f"saved: {self.kept()}.", 1)
+                          f"saved: {kept_in(self.folder)}.", 1)
         try:
             save_checkpoint(session, net, self.folder, self.settings, epoch, self.lock)
         except (OSError, tf.errors.OpError) as problem:
             raise Stopped(f"Saving epoch {epoch} in {self.folder}/ failed ({reason(problem)}); "
-                          f"{self.kept()} (fix that, then run the same command to continue).",
+                          f"{kept_in(self.folder)} (fix that, then run the same command to continue).",
                           1) from None
         self.last = epoch
-
-    def kept(self):
-        """What is safely saved now, read from disk: the end of a sentence."""
-        return kept_in(self.folder)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1446,7 +1426,7 @@ def train(session, net, settings, data, first_epoch, saves, log, say):
             if not np.isfinite(loss):  # diverged: stop before it is saved anywhere
                 raise Stopped(f"The loss became {loss} at epoch {epoch}: training diverged "
                               f"(LEARNING_RATE {settings.learning_rate:g} may be too large); "
-                              f"{saves.kept()}.", 1)
+                              f"{kept_in(saves.folder)}.", 1)
             if epoch % settings.eval_every == 0 and (epoch < epochs or data.watched != "test"):
                 wrong = int(wrong_in(session, net, data.watch, say).sum())
                 say(f"Epoch {epoch:{width}d}/{epochs} {data.watched} error "
@@ -1519,7 +1499,7 @@ def train_and_report(settings, folder=None, saved=None, lock=None, out=None):
     log = Scalars(settings.log_dir, net.graph, settings)
     with new_session(net) as session:
         if saved:
-            restore(session, net, saved, folder)
+            restore(saved, folder, session, net)
         elif settings.cell == "handwired":
             set_handwired(session, net)
         try:
@@ -1550,8 +1530,19 @@ def first_line(settings, folder, saved):
             f"{folder}/" + (f"; {settings.checkpoint_dir}/ keeps {others}" if others else ""))
 
 
-def check_strings(strings, settings, folder, option="--predict"):
-    """Raise SettingError, in one sentence, for the first string the model cannot read."""
+@contextlib.contextmanager
+def saved_model(settings, strings, option, probe=False):
+    """The model saved for these settings, restored into a session, once it is found and
+    can read each string (if not: SettingError, in one sentence): yields (net, session)."""
+    folder = run_folder(settings) if settings.checkpoint_dir else None
+    saved = folder and read_checkpoint(folder, settings)
+    if not saved:
+        others = folder and other_runs(settings)
+        raise SettingError(
+            f"{option} needs a model trained with these settings, but "
+            + (f"{settings.checkpoint_dir}/ has none; " if folder else "CHECKPOINT_DIR is "
+               "empty; ") + (f"it keeps {others}; give a run's options to ask it." if others
+                             else "train one first."))
     seq_len, min_len = settings.seq_len, settings.min_len
     reads = (f"{seq_len}-bit strings" if min_len == seq_len
              else f"strings of {min_len} to {seq_len} bits")
@@ -1565,45 +1556,27 @@ def check_strings(strings, settings, folder, option="--predict"):
         if not min_len <= len(string) <= seq_len:
             raise SettingError(f"{option} was given {string!r}, {len(string)} bits long, but "
                                f"the model saved in {folder}/ reads {reads}.")
-
-
-@contextlib.contextmanager
-def saved_model(settings, strings, option, probe=False):
-    """The model saved for these settings, restored into a session, after checking that it
-    exists and can read the strings: yields (net, session, saved record)."""
-    folder = run_folder(settings) if settings.checkpoint_dir else None
-    saved = folder and read_checkpoint(folder, settings)
-    if not saved:
-        others = folder and other_runs(settings)
-        raise SettingError(
-            f"{option} needs a model trained with these settings, but "
-            + (f"{settings.checkpoint_dir}/ has none; " if folder else "CHECKPOINT_DIR is "
-               "empty; ") + (f"it keeps {others}; give a run's options to ask it." if others
-                             else "train one first."))
-    check_strings(strings, settings, folder, option)
     net = build_graph(settings, probe=probe, towers=1, steps_per_run=1, grading="batches")
     with tf1.Session(graph=net.graph) as session:
         while True:  # a run training in the folder may have replaced the save meanwhile
             try:
-                restore(session, net, saved, folder)
+                restore(saved, folder, session, net)
                 break
             except SettingError:
                 newer = read_checkpoint(folder, settings)
                 if newer is None or newer["prefix"] == saved["prefix"]:
                     raise
                 saved = newer
-        layers = "layer" if settings.num_layers == 1 else "layers"
         print(f"Model saved in {folder}/ at epoch {saved['epoch']}: {settings.cell}, "
-              f"{settings.num_layers} {layers} of {settings.num_hidden} units, "
-              + (f"{settings.seq_len}-bit strings" if settings.min_len == settings.seq_len
-                 else f"strings of {settings.min_len} to {settings.seq_len} bits")
-              + f", TARGET {settings.target}, HEAD {settings.head}")
-        yield net, session, saved
+              f"{settings.num_layers} layer{'s' * (settings.num_layers > 1)} of "
+              f"{settings.num_hidden} units, {reads}, TARGET {settings.target}, HEAD "
+              f"{settings.head}")
+        yield net, session
 
 
 def predict_saved(settings):
     """--predict: print the saved model's answer for each string, without training."""
-    with saved_model(settings, settings.predict, "--predict") as (net, session, _):
+    with saved_model(settings, settings.predict, "--predict") as (net, session):
         answers = predict(session, net, settings.predict)
     counts = counts_from(answers, net.model.head)
     for string, answer, count in zip(settings.predict, answers, counts):
@@ -1617,7 +1590,7 @@ INSPECT_SAMPLE = 2000  # strings the unit finder measures (every bit of each)
 
 def inspect_saved(settings):
     """--inspect: find the units that count, then show them bit by bit for each string."""
-    with saved_model(settings, settings.inspect, "--inspect", probe=True) as (net, session, _):
+    with saved_model(settings, settings.inspect, "--inspect", probe=True) as (net, session):
         answers = predict(session, net, settings.inspect)
         rng = np.random.default_rng(settings.seed)
         sample = rng.choice(2 ** net.seq_len, min(INSPECT_SAMPLE, 2 ** net.seq_len),
@@ -1671,7 +1644,7 @@ def main(argv=None):
                     lock = lock_folder(folder)
                     saved = None if settings.fresh else read_checkpoint(folder, settings)
                     if saved:
-                        check_readable(saved, folder)
+                        restore(saved, folder)
                 print(first_line(settings, folder, saved), flush=True)
                 train_and_report(settings, folder, saved, lock)
     except SettingError as problem:
