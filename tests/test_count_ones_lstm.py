@@ -516,33 +516,35 @@ def test_a_folder_that_cannot_be_written_is_refused_before_training(
     refused(TINY + option + [str(not_a_folder / "inside")], capsys, str(not_a_folder))
 
 
-@pytest.mark.parametrize("change, asked", [
-    (["--num-hidden", "12"], "--num-hidden 24"), (["--cell", "rnn"], "--cell lstm"),
-    (["--seq-len", "7"], "--seq-len 6 --min-len 6"), (["--seed", "1"], "--seed 0"),
-    (["--head", "regression"], "--head softmax"), (["--learning-rate", "0.01"],
-                                                   "--learning-rate 0.001"),
-    (["--batch-size", "20"], "--batch-size 10"), (["--num-examples", "30"],
-                                                  "--num-examples 40"),
-])
-def test_a_setting_that_shapes_learning_makes_a_run_of_its_own(change, asked, tmp_path, capsys):
+def test_each_setting_that_shapes_learning_makes_a_run_of_its_own(tmp_path, capsys):
     where = ["--checkpoint-dir", str(tmp_path)]
     assert col.main(TINY + where + ["--epochs", "2"]) == 0
     first = run_in(tmp_path)
-    before = files_in(first)
-    capsys.readouterr()
-    refused(TINY + where + change + ["--predict", "010110"], capsys,
-            f"--predict needs a model trained with these settings, but {tmp_path}/ has none; "
-            f"it keeps 1 other run: {asked} (epoch 2); give a run's options to ask it.")
-    assert col.main(TINY + where + change + ["--epochs", "1"]) == 0
-    out = capsys.readouterr().out
-    [second] = [path for path in tmp_path.iterdir() if path != first]
-    assert out.startswith(f"New run, saving in {second}/; {tmp_path}/ keeps 1 other run: "
-                          f"{asked} (epoch 2)\n")
-    assert "Epoch 1/1 loss" in out and files_in(first) == before  # the first left as it was
+    before, made = files_in(first), {first}
+    for change, asked in (
+            (["--num-hidden", "12"], "--num-hidden 24"), (["--cell", "rnn"], "--cell lstm"),
+            (["--seq-len", "7"], "--seq-len 6 --min-len 6"), (["--seed", "1"], "--seed 0"),
+            (["--head", "regression"], "--head softmax"),
+            (["--learning-rate", "0.01"], "--learning-rate 0.001"),
+            (["--batch-size", "20"], "--batch-size 10"),
+            (["--num-examples", "30"], "--num-examples 40")):
+        capsys.readouterr()
+        # the first run differs from these settings in one, so it is named first
+        refused(TINY + where + change + ["--predict", "010110"], capsys,
+                f"--predict needs a model trained with these settings, but {tmp_path}/ has "
+                f"none; it keeps {len(made)} other run", f": {asked} (epoch 2)",
+                "give a run's options to ask it.")
+        assert col.main(TINY + where + change + ["--epochs", "1"]) == 0
+        first_line, out = capsys.readouterr().out.split("\n", 1)
+        [new] = set(tmp_path.iterdir()) - made
+        made.add(new)
+        assert first_line.startswith(f"New run, saving in {new}/; {tmp_path}/ keeps ")
+        assert f": {asked} (epoch 2)" in first_line, first_line
+        assert "Epoch 1/1 loss" in out and files_in(first) == before  # the first as it was
     assert col.main(TINY + where + ["--epochs", "3"]) == 0  # the first settings again
     assert capsys.readouterr().out.startswith(
         f"Continuing the run saved in {first}/ from epoch 2 (on to epoch 3;")
-    assert col.read_checkpoint(str(second))["epoch"] == 1
+    assert sorted(col.read_checkpoint(str(run))["epoch"] for run in made) == [1] * 8 + [3]
 
 
 def test_settings_that_only_say_how_long_and_how_fast_continue_the_same_run(tmp_path, capsys):
