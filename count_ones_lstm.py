@@ -17,6 +17,9 @@ probability of its true count, and a last line in the tutorial's shape: Epoch 50
 CHECKPOINT_DIR. Run the same settings again (or after Ctrl-C) and that run continues.
 """
 import sys  # first, so that a slip in the settings below (CELL = gru) is one sentence, status 2
+if sys.version_info < (3, 10):  # TensorFlow 2.21 is made for Python 3.10 to 3.13 only
+    sys.exit(f"count_ones_lstm.py: this is Python {sys.version.split()[0]}; TensorFlow 2.21 "
+             "needs 3.10 to 3.13: make .venv with one (the README's Quick start).")
 python_hook, sys.excepthook = sys.excepthook, lambda kind, error, trace: sys.exit(print(
     f"count_ones_lstm.py: line {trace.tb_lineno} of the settings: {error}" + (
         f"; text needs quotes, like \"{error.name}\"" if kind is NameError else ""),
@@ -60,16 +63,31 @@ CHANGEABLE = ("EPOCHS", "EVAL_EVERY", "CHECKPOINT_DIR", "SAVE_EVERY", "LOG_DIR",
               "UNROLL", "TOWERS", "STEPS_PER_RUN", "GRADING", "EVAL_BATCH")
 
 # The imports come after the settings, which come first.
-import argparse, ast, contextlib, errno, fcntl, hashlib, io, json, os, re  # noqa: E401, E402
+import argparse, ast, contextlib, errno, hashlib, io, json, os, re  # noqa: E401, E402
 import signal, time, tokenize, warnings  # noqa: E401, E402
+from importlib.util import find_spec  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
+for needed in ("numpy", "tensorflow", "tf_keras", "filelock"):  # one sentence, not a traceback
+    if not find_spec(needed):
+        sys.exit(f"count_ones_lstm.py: {needed.replace('_', '-')} is not installed in this "
+                 f"Python ({sys.executable}); install the requirements: pip install -r "
+                 "requirements.txt")
+# The TF1 cells (LSTMCell and friends) exist only in the legacy Keras 2 package, tf-keras;
+# TensorFlow uses it instead of Keras 3 when this is set before tf.keras is first used.
+if __name__ != "__main__" and "TF_USE_LEGACY_KERAS" not in os.environ:  # imported: say so
+    print("count_ones_lstm: set TF_USE_LEGACY_KERAS=1 in this Python, as its TF1 cells need "
+          "tf-keras; so tf.keras, if not used yet, is Keras 2.", file=sys.stderr)
+if os.environ.setdefault("TF_USE_LEGACY_KERAS", "1") not in ("1", "true", "True"):
+    sys.exit(f"count_ones_lstm.py: TF_USE_LEGACY_KERAS is {os.environ['TF_USE_LEGACY_KERAS']!r}"
+             ", but the TF1 cells need Keras 2 (tf-keras): unset it, or set it to 1.")
+if __name__ == "__main__":  # run as a script, not imported: no C++ log lines during the run
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
-# The TF1 cells (LSTMCell and friends) exist only in the legacy Keras 2 package, tf-keras;
-# TensorFlow uses it instead of Keras 3 when this is set before its first import.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # no C++ log lines during the run
+with warnings.catch_warnings():  # with no fcntl (a Unix without it), it warns that it falls
+    warnings.simplefilter("ignore")  # back on a marker file, which it clears if its run died
+    import filelock  # noqa: E402
 sys.stderr.flush()  # on import, TensorFlow's C++ side reports the absent GPU on stderr:
 saved_stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
 os.dup2(devnull, 2)  # send it to /dev/null for as long as the import takes
@@ -81,8 +99,6 @@ finally:
     os.close(devnull)
 
 tf1 = tf.compat.v1
-tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
-warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
 MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
 CELLS = ("lstm", "gru", "rnn", "handwired")
 TARGETS, HEADS = ("last", "every"), ("softmax", "regression")
@@ -1034,11 +1050,18 @@ GATES = {"lstm": 4, "handwired": 4, "gru": 3, "rnn": 1}  # weight blocks in each
 
 
 def memory_of_machine():
-    """Bytes of memory this process may use: the machine's, or its container's limit."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    """Bytes of memory this process may use: the machine's, or its container's limit; None
+    where the system does not say."""
+    try:  # Linux and macOS say it in sysconf; Windows, in the second 8 of the 64 bytes
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")  # of a
+    except (AttributeError, ValueError, OSError):  # MEMORYSTATUSEX that starts with its size
+        import ctypes
+        status = (ctypes.c_uint64 * 8)(64)
+        total = getattr(ctypes, "windll", None) and (
+            ctypes.windll.kernel32.GlobalMemoryStatusEx(status) and status[1]) or None
     with contextlib.suppress(OSError, ValueError):  # "max" when there is no limit
         with open("/sys/fs/cgroup/memory.max", encoding="ascii") as limit:
-            total = min(total, int(limit.read()))
+            total = min(total or 2**63, int(limit.read()))
     return total
 
 
@@ -1069,7 +1092,7 @@ def check_machine_limits(settings):
                 * (gates + 3) * hidden)
     grading = 4 * 2 * settings.eval_batch * settings.num_layers * (gates + 3) * hidden
     needed, available = max(training, grading), memory_of_machine()
-    if needed > available:
+    if available and needed > available:
         raise SettingError(
             f"NUM_HIDDEN {hidden} with NUM_LAYERS {settings.num_layers} makes {weights:,} "
             f"weights, which would take about {needed / 2**30:,.0f} GiB of memory to train "
@@ -1126,9 +1149,9 @@ def read_checkpoint(folder, settings=None):
         raise SettingError(f"{path} is not a checkpoint record this script wrote; move it "
                            f"away or give another --checkpoint-dir.")
     if saved.get("format") != CHECKPOINT_FORMAT:
-        raise SettingError(f"The model saved in {folder}/ was written by another version of "
-                           "this script: give --fresh to train a new one there, or another "
-                           "--checkpoint-dir.")
+        raise SettingError(f"The model saved in {folder}{os.sep} was written by another "
+                           "version of this script: give --fresh to train a new one there, or "
+                           "another --checkpoint-dir.")
     if settings is not None and saved["settings"] != learned(settings):
         raise SettingError(f"{path} records other settings than those of the run whose folder "
                            "it is in (edited, or moved here?); move it away or give --fresh.")
@@ -1201,7 +1224,7 @@ def save_checkpoint(session, net, directory, settings, epoch, lock=None):
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))  # made anew
         with open(temporary, "w", encoding="utf-8") as out:
             json.dump(record, out, indent=1)
-        os.replace(temporary, path)  # the record changes in one step, never half-written
+        patiently(os.replace, temporary, path)  # the record changes in one step, whole
     except (OSError, ValueError, tf.errors.OpError) as problem:
         if not os.path.isdir(directory):  # removed during the run (TensorFlow's ValueError)
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)) from problem
@@ -1213,14 +1236,28 @@ def save_checkpoint(session, net, directory, settings, epoch, lock=None):
     # to the folder, written to a temporary file and renamed like the record.
     prefix = os.path.join(directory, name)
     tf1.train.update_checkpoint_state(directory, prefix, all_model_checkpoint_paths=[prefix])
-    for old in os.listdir(directory):
+    for old in os.listdir(directory):  # one a reader has open (on Windows) goes next time
         if SAVED_FILE.match(old) and not old.startswith(name + "."):
-            os.remove(os.path.join(directory, old))
+            with contextlib.suppress(PermissionError):
+                os.remove(os.path.join(directory, old))
+
+
+def patiently(change, *paths):
+    """change(*paths), tried again for up to 3 s while Windows refuses it (PermissionError)
+    because another program, a --predict say, has the file open."""
+    for wait in [0.1] * 30 + [None]:
+        try:
+            return change(*paths)
+        except PermissionError:
+            if wait is None:
+                raise
+            time.sleep(wait)
 
 
 def reason(problem):
     """The short cause of a failed write: 'No space left on device', not a page of it."""
-    text = problem.strerror if isinstance(problem, OSError) else problem.message
+    text = problem.strerror if isinstance(problem, OSError) else getattr(problem, "message",
+                                                                          str(problem))
     return (text or type(problem).__name__).strip().split("; ")[-1].split("\n")[0]
 
 
@@ -1235,8 +1272,8 @@ def kept_in(directory):
     except SettingError:
         saved = None
     if not saved:
-        return f"{directory}/ holds no save"
-    return f"the last save, epoch {saved['epoch']} in {directory}/, is kept as it was"
+        return f"{directory}{os.sep} holds no save"
+    return f"the last save, epoch {saved['epoch']} in {directory}{os.sep}, is kept as it was"
 
 
 def restore(saved, directory, session=None, net=None):
@@ -1244,7 +1281,7 @@ def restore(saved, directory, session=None, net=None):
     that a damaged save is named before anything is built; given a session, load it there
     once each of net's variables is found in the shape its record describes. Raises
     SettingError, in one sentence, if not; nothing in the folder is changed either way."""
-    fresh = f"give --fresh to train a new one in {directory}/, or another --checkpoint-dir."
+    fresh = f"give --fresh to train a new one in {directory}{os.sep}, or another --checkpoint-dir"
     try:
         reader = tf.train.load_checkpoint(saved["prefix"])
         stored = {name: list(reader.get_tensor(name).shape)
@@ -1254,7 +1291,7 @@ def restore(saved, directory, session=None, net=None):
             if stored.get(name) != shape:
                 raise SettingError(f"The checkpoint {saved['prefix']} holds {name} as "
                                    f"{stored.get(name, 'nothing')}, not the {shape} its "
-                                   f"record describes; {fresh}")
+                                   f"record describes; {fresh}.")
         if session:
             net.saver.restore(session, saved["prefix"])
     except (tf.errors.OpError, ValueError, IndexError) as problem:  # the reader's kinds
@@ -1262,21 +1299,25 @@ def restore(saved, directory, session=None, net=None):
             raise
         raise SettingError(f"The checkpoint {saved['prefix']} cannot be read "
                            f"({type(problem).__name__}): it is damaged or incomplete; "
-                           f"{fresh}") from None
+                           f"{fresh}.") from None
 
 
 def lock_folder(directory):
-    """Hold a lock on directory until this process ends, however it ends (the operating
-    system lets go of it), so that no second run trains into the same folder. Returns the
-    open lock file; raises SettingError if another run holds the lock."""
+    """Hold a lock on directory until this process ends, however it ends (the system, or
+    filelock, lets go of it), so that no second run trains into the same folder. Returns the
+    lock file, open; raises SettingError if another run holds it or it cannot be taken."""
     path = os.path.join(directory, LOCK_FILE)
-    handle = open(path, "a", encoding="utf-8")
+    lock = filelock.FileLock(path, timeout=0.2)  # time to clear a marker a killed run left
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise SettingError(f"Another run is training in {directory}/ (it holds {path}): wait "
-                           "for it to end, or give another --checkpoint-dir.") from None
+        lock.acquire()
+        handle = open(path, encoding="utf-8")  # tells save_checkpoint the folder is the same
+    except filelock.Timeout:
+        raise SettingError(f"Another run is training in {directory}{os.sep} (it holds {path}): "
+                           "wait for it to end, or give another --checkpoint-dir.") from None
+    except (OSError, NotImplementedError) as problem:  # a filesystem that refuses locks
+        raise SettingError(f"{path} cannot be locked ({reason(problem)}), so two runs could "
+                           "train there at once; give another --checkpoint-dir.") from None
+    handle.release = lock.release
     return handle
 
 
@@ -1302,7 +1343,8 @@ class CtrlC:
     stop sends) only asks training to stop after the current epoch, so that what is saved
     is a whole epoch; a second one stops at once. `pressed` names the signal, or is None."""
 
-    NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+    NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", **(  # and Windows's Ctrl-Break
+        {signal.SIGBREAK: "Ctrl-Break"} if hasattr(signal, "SIGBREAK") else {})}
 
     def __enter__(self):
         self.pressed = None
@@ -1367,9 +1409,9 @@ class Saves:
         try:
             save_checkpoint(session, net, self.folder, self.settings, epoch, self.lock)
         except (OSError, tf.errors.OpError) as problem:
-            raise Stopped(f"Saving epoch {epoch} in {self.folder}/ failed ({reason(problem)}); "
-                          f"{kept_in(self.folder)} (fix that, then run the same command to continue).",
-                          1) from None
+            raise Stopped(f"Saving epoch {epoch} in {self.folder}{os.sep} failed "
+                          f"({reason(problem)}); {kept_in(self.folder)} (fix that, then run the "
+                          "same command to continue).", 1) from None
         self.last = epoch
 
 
@@ -1438,8 +1480,8 @@ def train(session, net, settings, data, first_epoch, saves, log, say):
                 saves.save(session, net, epoch)
         saves.save(session, net, epoch)  # the end of training, or the epoch Ctrl-C let finish
     if ctrl_c.pressed:
-        kept = (f"saved in {saves.folder}/; run the same command to continue" if saves.folder
-                else "not saved, as CHECKPOINT_DIR is empty")
+        kept = (f"saved in {saves.folder}{os.sep}; run the same command to continue"
+                if saves.folder else "not saved, as CHECKPOINT_DIR is empty")
         raise Stopped(f"stopped by {ctrl_c.pressed} after epoch {epoch} of {epochs}; {kept}.",
                       143 if ctrl_c.pressed == "SIGTERM" else 130)
     return epoch, training_time
@@ -1523,11 +1565,12 @@ def first_line(settings, folder, saved):
     if saved:
         left = ("nothing left to train" if saved["epoch"] >= settings.epochs
                 else f"on to epoch {settings.epochs}")
-        return (f"Continuing the run saved in {folder}/ from epoch {saved['epoch']} ({left}; "
-                "--fresh starts it over)")
+        return (f"Continuing the run saved in {folder}{os.sep} from epoch {saved['epoch']} "
+                f"({left}; --fresh starts it over)")
     others = other_runs(settings)
     return (f"{'Starting over (--fresh)' if settings.fresh else 'New run'}, saving in "
-            f"{folder}/" + (f"; {settings.checkpoint_dir}/ keeps {others}" if others else ""))
+            f"{folder}{os.sep}" + (others and f"; {settings.checkpoint_dir}{os.sep} keeps "
+                                   f"{others}"))
 
 
 @contextlib.contextmanager
@@ -1540,7 +1583,7 @@ def saved_model(settings, strings, option, probe=False):
         others = folder and other_runs(settings)
         raise SettingError(
             f"{option} needs a model trained with these settings, but "
-            + (f"{settings.checkpoint_dir}/ has none; " if folder else "CHECKPOINT_DIR is "
+            + (f"{settings.checkpoint_dir}{os.sep} has none; " if folder else "CHECKPOINT_DIR is "
                "empty; ") + (f"it keeps {others}; give a run's options to ask it." if others
                              else "train one first."))
     seq_len, min_len = settings.seq_len, settings.min_len
@@ -1555,7 +1598,7 @@ def saved_model(settings, strings, option, probe=False):
                                "and 1s only.")
         if not min_len <= len(string) <= seq_len:
             raise SettingError(f"{option} was given {string!r}, {len(string)} bits long, but "
-                               f"the model saved in {folder}/ reads {reads}.")
+                               f"the model saved in {folder}{os.sep} reads {reads}.")
     net = build_graph(settings, probe=probe, towers=1, steps_per_run=1, grading="batches")
     with tf1.Session(graph=net.graph) as session:
         while True:  # a run training in the folder may have replaced the save meanwhile
@@ -1567,7 +1610,7 @@ def saved_model(settings, strings, option, probe=False):
                 if newer is None or newer["prefix"] == saved["prefix"]:
                     raise
                 saved = newer
-        print(f"Model saved in {folder}/ at epoch {saved['epoch']}: {settings.cell}, "
+        print(f"Model saved in {folder}{os.sep} at epoch {saved['epoch']}: {settings.cell}, "
               f"{settings.num_layers} layer{'s' * (settings.num_layers > 1)} of "
               f"{settings.num_hidden} units, {reads}, TARGET {settings.target}, HEAD "
               f"{settings.head}")
@@ -1625,6 +1668,10 @@ def main(argv=None):
     """Run the script with argv (the command line's words by default); returns the exit
     status: 0 done, 2 a setting it cannot run with, 130 stopped by Ctrl-C, 143 by SIGTERM."""
     lock = None
+    tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
+    warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
+    if hasattr(signal, "SIGBREAK"):  # Windows's Ctrl-Break: outside training, as Ctrl-C does
+        signal.signal(signal.SIGBREAK, signal.default_int_handler)
     try:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
         check_settings(settings)
@@ -1657,12 +1704,16 @@ def main(argv=None):
         print("count_ones_lstm.py: stopped by Ctrl-C; a checkpoint saved earlier is kept.",
               file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader went away (`... | head`): stop without a traceback
+    except OSError as problem:  # the reader went away (`... | head`): stop without a traceback
+        if not (isinstance(problem, BrokenPipeError)  # Windows says EINVAL, naming no file
+                or problem.errno == errno.EINVAL and problem.filename is None):
+            raise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     finally:
         if lock is not None:
-            lock.close()  # the end of this run: another may train in the folder now
+            lock.release()  # the end of this run: another may train in the folder now
+            lock.close()
     return 0
 
 
