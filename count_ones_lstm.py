@@ -71,8 +71,7 @@ from types import SimpleNamespace  # noqa: E402
 for needed in ("numpy", "tensorflow", "tf_keras", "filelock"):  # one sentence, not a traceback
     if not find_spec(needed):
         sys.exit(f"count_ones_lstm.py: {needed.replace('_', '-')} is not installed in this "
-                 f"Python ({sys.executable}); install the requirements: pip install -r "
-                 "requirements.txt")
+                 f"Python ({sys.executable}); pip install -r requirements.txt installs it.")
 # The TF1 cells (LSTMCell and friends) exist only in the legacy Keras 2 package, tf-keras;
 # TensorFlow uses it instead of Keras 3 when this is set before tf.keras is first used.
 if __name__ != "__main__" and "TF_USE_LEGACY_KERAS" not in os.environ:  # imported: say so
@@ -109,13 +108,10 @@ class SettingError(ValueError):
 
 
 class Stopped(Exception):
-    """The run stopped before its end: by Ctrl-C or SIGTERM (exit status 130 or 143, as a
-    shell reports either signal), or because it could not save or its loss blew up (1).
-    The message says what is kept."""
-
-    def __init__(self, message, status):
-        super().__init__(message)
-        self.status = status
+    """Stopped(what is kept, exit status): the run stopped before its end, by Ctrl-C or
+    SIGTERM (130 or 143, as a shell reports either), or as it could not save or its loss
+    blew up (1)."""
+    status = property(lambda self: self.args[1])
 
 
 class Settings(SimpleNamespace):
@@ -129,9 +125,7 @@ class Settings(SimpleNamespace):
                            "back.")
 
 
-# ---------------------------------------------------------------------------------------
-# Data
-# ---------------------------------------------------------------------------------------
+# --- Data ------------------------------------------------------------------------------
 # A string is kept as one number, its code: 4 bytes instead of the 164 its float bits and
 # one-hot label take at 20 bits. A string of SEQ_LEN bits is the number it spells (most
 # significant bit first); with MIN_LEN below SEQ_LEN, the strings of each shorter length L
@@ -193,9 +187,7 @@ def split(numbers, num_examples, validation_examples=0):
     return tuple(numbers[a:b] for a, b in zip(ends, ends[1:]))
 
 
-# ---------------------------------------------------------------------------------------
-# The tutorial's model
-# ---------------------------------------------------------------------------------------
+# --- The tutorial's model --------------------------------------------------------------
 
 def make_cell(kind, num_hidden):
     """One layer's TF1 cell. Each step reads [input, previous output] side by side.
@@ -281,9 +273,7 @@ def build_model(settings, data=None, target=None, lengths=None, optimizer=None,
         minimize=minimize, mistakes=mistakes, error=error, head=head)
 
 
-# ---------------------------------------------------------------------------------------
-# Other framings: TARGET "every" and HEAD "regression"
-# ---------------------------------------------------------------------------------------
+# --- Other framings: TARGET "every" and HEAD "regression" ------------------------------
 # Two proposals from the tutorial's readers. TARGET "every" asks for the running count
 # after every bit, not only after the last, so each training string also teaches all of
 # its prefixes; the loss is summed over the bits. HEAD "regression" makes the answer one
@@ -295,15 +285,6 @@ def rounded(numbers):
     """The nearest whole number to each (halves round up), as int32: the regression head's
     count. NumPy's counterpart is counts_from()."""
     return tf.cast(tf.floor(numbers + 0.5), tf.int32)
-
-
-def head_counts(outputs, weight, bias, head):
-    """The head's count for cell outputs (..., hidden): int32 (...). The most probable
-    count for the softmax (the largest logit), the rounded number for the regression."""
-    scores = tf.tensordot(outputs, weight, 1) + bias  # (..., classes) or (..., 1)
-    if head == "regression":
-        return rounded(scores[..., 0])
-    return tf.argmax(scores, -1, output_type=tf.int32)
 
 
 def running_counts(data):
@@ -356,7 +337,8 @@ def build_graph(settings=None, probe=False, **changes):
     net.loop (if STEPS_PER_RUN > 1) and net.tree (if GRADING is "tree") are the speed work
     below; net.probe (if probe) keeps the cells' state after every bit, for --inspect.
     """
-    settings = Settings(**{**vars(settings or block_settings()), **changes})
+    block = {name.lower(): globals()[name] for name, _ in read_settings_block()}  # as they stand
+    settings = Settings(**{**(vars(settings) if settings else block), **changes})
     settings.min_len = settings.min_len or settings.seq_len  # 0: every string SEQ_LEN long
     plain = settings.unroll == "dynamic" and settings.towers == 1
     rnn = tf1.nn.dynamic_rnn if plain else fast_rnn(settings.unroll, settings.towers)
@@ -391,9 +373,7 @@ def new_session(net):
     return session
 
 
-# ---------------------------------------------------------------------------------------
-# Training: the tutorial's loop
-# ---------------------------------------------------------------------------------------
+# --- Training: the tutorial's loop -----------------------------------------------------
 
 def train_epoch(session, net, numbers, batch_size):
     """One pass over the training strings, in order, one Adam step per batch.
@@ -415,9 +395,7 @@ def train_epoch(session, net, numbers, batch_size):
     return total_loss / len(numbers), total_wrong / len(numbers), steps
 
 
-# ---------------------------------------------------------------------------------------
-# Grading and prediction
-# ---------------------------------------------------------------------------------------
+# --- Grading and prediction ------------------------------------------------------------
 
 def wrong_in(session, net, numbers, say=print):
     """Which of the strings (given as codes) the model counts wrong: bool (n,), read from
@@ -467,9 +445,7 @@ def predict(session, net, strings):
     return session.run(net.model.prediction, feed(net.model, inp, lengths=lengths))
 
 
-# ---------------------------------------------------------------------------------------
-# Looking inside: what the cell's state does while it counts (--inspect)
-# ---------------------------------------------------------------------------------------
+# --- Looking inside: what the cell's state does while it counts (--inspect) ------------
 # An LSTM can count because its cell state c is not squashed between steps: one unit of c
 # can move up by a fixed step for each 1 and hold still for each 0, while its output h =
 # o * tanh(c) stays within (-1, 1). A GRU's or plain RNN's state is its output, always
@@ -501,7 +477,9 @@ def build_state_probe(model, seq_len):
             else:
                 parts[f"h{number + 1}"] = tf.stack(layer_steps, 1)
         outputs = tf.stack([output_of(step) for step in steps], 1)  # (n, seq_len, hidden)
-        guesses = head_counts(outputs, model.weight, model.bias, model.head)  # (n, seq_len)
+        scores = tf.tensordot(outputs, model.weight, 1) + model.bias  # (n, seq_len, classes)
+        guesses = (rounded(scores[..., 0]) if model.head == "regression"  # (n, seq_len): the
+                   else tf.argmax(scores, -1, output_type=tf.int32))  # count, had it ended
     return SimpleNamespace(bits=bits, parts=parts, guesses=guesses)
 
 
@@ -617,9 +595,7 @@ def inspection_rows(string, parts, guesses, found, ranges, shown=3):
     return rows
 
 
-# ---------------------------------------------------------------------------------------
-# A counter set by hand: CELL "handwired"
-# ---------------------------------------------------------------------------------------
+# --- A counter set by hand: CELL "handwired" -------------------------------------------
 # An LSTMCell whose weights the script writes instead of training them, the plainest proof
 # that one unit is enough to count. Unit 0's input, forget and output gates are held open
 # (bias 30: the sigmoid is 1.0 in float32) and its candidate reads the bit alone, with
@@ -655,9 +631,7 @@ def set_handwired(session, net):
             variable.load(value, session)
 
 
-# ---------------------------------------------------------------------------------------
-# Speed: each piece wraps the tutorial's model and can be switched off by its setting
-# ---------------------------------------------------------------------------------------
+# --- Speed: each piece wraps the tutorial's model and can be switched off by its setting ---
 # Three ways the script goes faster than the tutorial, none changing what is computed but
 # for float32 rounding (tests/test_same_learning.py checks it step by step), and none
 # skipping a line of build_model, which trains and grades as written at every setting:
@@ -872,9 +846,7 @@ def wrong_by_tree(session, net, sample):
     return wrong if np.allclose(own, sample_last, rtol=1e-4, atol=1e-5) else None
 
 
-# ---------------------------------------------------------------------------------------
-# The command line: made from the settings block, so that --help says what it says
-# ---------------------------------------------------------------------------------------
+# --- The command line: made from the settings block, so that --help says what it says ---
 
 BLOCK_START, BLOCK_END = "# --- settings:", "# --- end of settings ---"
 OWN_OPTIONS = ("help", "fresh", "predict", "inspect")  # options that are not settings
@@ -912,11 +884,6 @@ def read_settings_block(path=__file__):
                                "(NAME = value); fix it or move it out of the block.")
         found.append((targets[0].id, comments.get(node.end_lineno, "")))
     return found
-
-
-def block_settings():
-    """The settings block's values as they stand (during a run, as main() set them)."""
-    return Settings(**{name.lower(): globals()[name] for name, _ in read_settings_block()})
 
 
 def option_type(name, value):
@@ -1052,10 +1019,10 @@ GATES = {"lstm": 4, "handwired": 4, "gru": 3, "rnn": 1}  # weight blocks in each
 def memory_of_machine():
     """Bytes of memory this process may use: the machine's, or its container's limit; None
     where the system does not say."""
-    try:  # Linux and macOS say it in sysconf; Windows, in the second 8 of the 64 bytes
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")  # of a
-    except (AttributeError, ValueError, OSError):  # MEMORYSTATUSEX that starts with its size
-        import ctypes
+    try:  # Linux, macOS
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # Windows fills in a MEMORYSTATUSEX: 64
+        import ctypes  # bytes that start with their own size; bytes 8 to 15 hold the total
         status = (ctypes.c_uint64 * 8)(64)
         total = getattr(ctypes, "windll", None) and (
             ctypes.windll.kernel32.GlobalMemoryStatusEx(status) and status[1]) or None
@@ -1100,11 +1067,10 @@ def check_machine_limits(settings):
             "fewer units.")
 
 
-# ---------------------------------------------------------------------------------------
-# Runs and checkpoints: each set of the settings that shape learning trains in a folder of
-# its own in CHECKPOINT_DIR, named after them; a save there is TensorFlow's own format plus
-# a small JSON record of those settings and the epoch reached.
-# ---------------------------------------------------------------------------------------
+# --- Runs and checkpoints -------------------------------------------------------------
+# Each set of the settings that shape learning trains in a folder of its own in
+# CHECKPOINT_DIR, named after them; a save there is TensorFlow's own format plus a small
+# JSON record of those settings and the epoch reached.
 
 CHECKPOINT_FILE = "count_ones_lstm.json"  # in a run's folder: its settings and its epoch
 LOCK_FILE = "count_ones_lstm.lock"  # in a run's folder: held by the run training there
@@ -1162,17 +1128,6 @@ def read_checkpoint(folder, settings=None):
     return saved
 
 
-def saved_runs(directory):
-    """[(folder, record)] for each run saved whole in directory, in the folders' order."""
-    runs = []
-    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
-        with contextlib.suppress(SettingError, OSError):
-            saved = name.startswith("run-") and read_checkpoint(os.path.join(directory, name))
-            if saved:
-                runs.append((os.path.join(directory, name), saved))
-    return runs
-
-
 def options_for(saved, settings):
     """What turns these settings into those of a saved run: [option or edit per setting]."""
     mine, theirs = learned(settings), saved["settings"]
@@ -1190,9 +1145,15 @@ def options_for(saved, settings):
 def other_runs(settings):
     """A few words on the runs saved in CHECKPOINT_DIR other than this one, the nearest
     first: the options that ask each, and its epoch ("" if there are none)."""
-    runs = sorted(((options_for(saved, settings), saved["epoch"])  # fewest differences first
-                   for folder, saved in saved_runs(settings.checkpoint_dir)
-                   if folder != run_folder(settings)), key=lambda run: (len(run[0]), run))
+    runs, directory = [], settings.checkpoint_dir
+    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+        folder = os.path.join(directory, name)
+        with contextlib.suppress(SettingError, OSError):  # each other run saved whole
+            saved = (name.startswith("run-") and folder != run_folder(settings)
+                     and read_checkpoint(folder))
+            if saved:
+                runs.append((options_for(saved, settings), saved["epoch"]))
+    runs.sort(key=lambda run: (len(run[0]), run))  # fewest differences first
     if not runs:
         return ""
     listed = "; ".join(f"{' '.join(options)} (epoch {epoch})" for options, epoch in runs[:3])
@@ -1224,7 +1185,11 @@ def save_checkpoint(session, net, directory, settings, epoch, lock=None):
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))  # made anew
         with open(temporary, "w", encoding="utf-8") as out:
             json.dump(record, out, indent=1)
-        patiently(os.replace, temporary, path)  # the record changes in one step, whole
+        for wait in [0.1] * 30 + [0]:  # for 3 s, Windows refuses while a reader has it open
+            with contextlib.suppress(PermissionError if wait else ()):
+                os.replace(temporary, path)  # the record changes in one step, whole
+                break
+            time.sleep(wait)
     except (OSError, ValueError, tf.errors.OpError) as problem:
         if not os.path.isdir(directory):  # removed during the run (TensorFlow's ValueError)
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)) from problem
@@ -1242,22 +1207,9 @@ def save_checkpoint(session, net, directory, settings, epoch, lock=None):
                 os.remove(os.path.join(directory, old))
 
 
-def patiently(change, *paths):
-    """change(*paths), tried again for up to 3 s while Windows refuses it (PermissionError)
-    because another program, a --predict say, has the file open."""
-    for wait in [0.1] * 30 + [None]:
-        try:
-            return change(*paths)
-        except PermissionError:
-            if wait is None:
-                raise
-            time.sleep(wait)
-
-
 def reason(problem):
     """The short cause of a failed write: 'No space left on device', not a page of it."""
-    text = problem.strerror if isinstance(problem, OSError) else getattr(problem, "message",
-                                                                          str(problem))
+    text = getattr(problem, "strerror", None) or getattr(problem, "message", "")
     return (text or type(problem).__name__).strip().split("; ")[-1].split("\n")[0]
 
 
@@ -1265,15 +1217,13 @@ def kept_in(directory):
     """What is safely saved in directory now, read from disk: the end of a sentence."""
     if not directory:
         return "nothing is saved, as CHECKPOINT_DIR is empty"
-    try:
+    with contextlib.suppress(SettingError):
         saved = read_checkpoint(directory)
         if saved:
             restore(saved, directory)
-    except SettingError:
-        saved = None
-    if not saved:
-        return f"{directory}{os.sep} holds no save"
-    return f"the last save, epoch {saved['epoch']} in {directory}{os.sep}, is kept as it was"
+            return (f"the last save, epoch {saved['epoch']} in {directory}{os.sep}, is kept "
+                    "as it was")
+    return f"{directory}{os.sep} holds no save"
 
 
 def restore(saved, directory, session=None, net=None):
@@ -1317,7 +1267,7 @@ def lock_folder(directory):
     except (OSError, NotImplementedError) as problem:  # a filesystem that refuses locks
         raise SettingError(f"{path} cannot be locked ({reason(problem)}), so two runs could "
                            "train there at once; give another --checkpoint-dir.") from None
-    handle.release = lock.release
+    handle.release = lock.release  # let go of both at the run's end, the handle first
     return handle
 
 
@@ -1334,9 +1284,7 @@ def check_writable(name, directory):
         raise SettingError(f"{name} is {directory!r}, a folder this script may not write in.")
 
 
-# ---------------------------------------------------------------------------------------
-# Ctrl-C and TensorBoard
-# ---------------------------------------------------------------------------------------
+# --- Ctrl-C and TensorBoard ------------------------------------------------------------
 
 class CtrlC:
     """While active, the first Ctrl-C (or SIGTERM, as a scheduler, `timeout` or a container
@@ -1415,9 +1363,7 @@ class Saves:
         self.last = epoch
 
 
-# ---------------------------------------------------------------------------------------
-# The run
-# ---------------------------------------------------------------------------------------
+# --- The run ---------------------------------------------------------------------------
 
 def duration(seconds):
     """A short human reading of a time span: '42s', '3m05s', '1h02m'."""
@@ -1685,20 +1631,19 @@ def main(argv=None):
                 if settings.log_dir:
                     check_writable("LOG_DIR", settings.log_dir)
                 folder = run_folder(settings) if settings.checkpoint_dir else None
-                saved = None
                 if folder:  # one run per folder, before anything is read from it
                     check_writable("CHECKPOINT_DIR", folder)
                     lock = lock_folder(folder)
-                    saved = None if settings.fresh else read_checkpoint(folder, settings)
-                    if saved:
-                        restore(saved, folder)
+                saved = folder and not settings.fresh and read_checkpoint(folder, settings)
+                if saved:
+                    restore(saved, folder)
                 print(first_line(settings, folder, saved), flush=True)
                 train_and_report(settings, folder, saved, lock)
     except SettingError as problem:
         print(f"count_ones_lstm.py: {problem}", file=sys.stderr)
         return 2
     except Stopped as stop:
-        print(f"count_ones_lstm.py: {stop}", file=sys.stderr)
+        print(f"count_ones_lstm.py: {stop.args[0]}", file=sys.stderr)
         return stop.status
     except KeyboardInterrupt:
         print("count_ones_lstm.py: stopped by Ctrl-C; a checkpoint saved earlier is kept.",
@@ -1712,8 +1657,8 @@ def main(argv=None):
         return 0
     finally:
         if lock is not None:
-            lock.release()  # the end of this run: another may train in the folder now
-            lock.close()
+            lock.close()  # the end of this run: another may train in the folder now (on
+            lock.release()  # Windows, filelock removes its file once nothing holds it open)
     return 0
 
 

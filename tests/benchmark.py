@@ -20,7 +20,6 @@ settings, TF1's own control flow, make_callable; each was no faster or slower.
 """
 
 import argparse
-import resource
 import sys
 import time
 from pathlib import Path
@@ -84,6 +83,10 @@ def main():
         for name, net in nets.items()}
     print(f"grading {len(test):,} test strings, median of {args.eval_repeats}: "
           + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in grading.items()))
+    try:
+        import resource  # Unix only: Windows has no getrusage
+    except ImportError:
+        return
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {peak:.0f} MB")
 
