@@ -21,13 +21,13 @@ try:
     import resource  # Unix's limits on a process, here to make a disk seem full
 except ImportError:
     resource = None
-ON_WINDOWS = pytest.mark.skipif(sys.platform == "win32", reason="Windows has no SIGTERM to send "
+NOT_ON_WINDOWS = pytest.mark.skipif(sys.platform == "win32", reason="Windows has no SIGTERM to send "
                                 "(it kills), and no folder can be removed while a run has a "
                                 "file open in it")
 
 # --- one run per folder, SIGTERM, damaged saves ---------------------------------------------
 
-@ON_WINDOWS
+@NOT_ON_WINDOWS
 def test_one_run_per_folder_predict_beside_it_and_sigterm_saves_the_epoch(tmp_path):
     args = ["--seq-len", "8", "--num-examples", "100", "--batch-size", "20", "--epochs", "3000",
             "--eval-every", "1000", "--save-every", "1", "--checkpoint-dir", "shared"]
@@ -163,7 +163,7 @@ def test_a_record_that_cannot_be_written_leaves_no_part_of_the_new_save(
     assert files_in(folder) == before
 
 
-@ON_WINDOWS
+@NOT_ON_WINDOWS
 def test_a_folder_removed_during_the_run_stops_it_with_one_sentence(tmp_path):
     args = ["--seq-len", "8", "--num-examples", "100", "--batch-size", "20", "--epochs", "3000",
             "--eval-every", "1000", "--save-every", "1", "--checkpoint-dir", "gone"]
