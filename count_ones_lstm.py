@@ -68,7 +68,7 @@ import signal, time, tokenize, warnings  # noqa: E401, E402
 from importlib.util import find_spec  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
-for needed in ("numpy", "tensorflow", "tf_keras", "filelock"):  # one sentence, not a traceback
+for needed in ("numpy", "tensorflow", "tf_keras", "filelock", "tensorboard"):  # or a sentence
     if not find_spec(needed):
         sys.exit(f"count_ones_lstm.py: {needed.replace('_', '-')} is not installed in this "
                  f"Python ({sys.executable}); pip install -r requirements.txt installs it.")
@@ -250,23 +250,25 @@ def build_model(settings, data=None, target=None, lengths=None, optimizer=None,
         bias = tf1.get_variable(  # (classes,), all 0.1
             "bias", weight.shape[1:], initializer=tf1.constant_initializer(0.1))
         if head == "softmax":  # (batch, classes): each row a probability for every count
-            prediction = tf.nn.softmax(tf.matmul(last, weight) + bias)
+            prediction = tf.nn.softmax(tf.matmul(last, weight) + bias, name="prediction")
         else:  # (batch,): one number, the count read as a quantity
-            prediction = (tf.matmul(last, weight) + bias)[:, 0]
+            prediction = tf.identity((tf.matmul(last, weight) + bias)[:, 0], name="prediction")
 
     if head == "softmax" and settings.target == "last":  # summed; the clip keeps log() finite
         cross_entropy = -tf.reduce_sum(target * tf1.log(tf.clip_by_value(prediction, 1e-10, 1.0)))
     else:  # squared error, or the loss at every bit: see "Other framings" below
         cross_entropy = other_loss(settings, prediction, target, val, data, lengths, weight,
                                    bias)
+    cross_entropy = tf.identity(cross_entropy, name="cross_entropy")  # named, for TensorBoard
     optimizer = optimizer or tf1.train.AdamOptimizer(settings.learning_rate)
-    minimize = optimizer.minimize(cross_entropy)  # one Adam step on every variable
+    minimize = optimizer.minimize(cross_entropy, name="minimize")  # an Adam step on each variable
 
     if head == "softmax":  # (batch,) bool: the most probable count is not the true one
-        mistakes = tf.not_equal(tf.argmax(target, 1), tf.argmax(prediction, 1))
+        mistakes = tf.not_equal(tf.argmax(target, 1), tf.argmax(prediction, 1), name="mistakes")
     else:  # the number, rounded, is not the true count
-        mistakes = tf.not_equal(tf.argmax(target, 1, output_type=tf.int32), rounded(prediction))
-    error = tf.reduce_mean(tf.cast(mistakes, tf.float32))  # (): the share of strings wrong
+        mistakes = tf.not_equal(tf.argmax(target, 1, output_type=tf.int32), rounded(prediction),
+                                name="mistakes")
+    error = tf.reduce_mean(tf.cast(mistakes, tf.float32), name="error")  # (): the share wrong
     return SimpleNamespace(
         data=data, target=target, lengths=lengths, layers=layers, cell=cell, last=last,
         weight=weight, bias=bias, prediction=prediction, cross_entropy=cross_entropy,
@@ -358,8 +360,9 @@ def build_graph(settings=None, probe=False, **changes):
         # checkpoint takes exactly the steps an uninterrupted run would have taken.
         saver = tf1.train.Saver(max_to_keep=None)
         # True while every weight (and Adam's moments) is a number: a save checks it first.
-        finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(variable))
-                                for variable in tf1.global_variables()])
+        with tf.name_scope("checks"):
+            finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(variable))
+                                    for variable in tf1.global_variables()])
     graph.finalize()  # from here on, adding a node by accident is an error
     return SimpleNamespace(graph=graph, model=model, loop=loop, tree=tree, probe=probe,
                            init=init, saver=saver, finite=finite, settings=settings,
@@ -717,8 +720,9 @@ def build_training_loop(settings, optimizer, rnn):
             [tf.constant(0), tf.TensorArray(tf.float32, size=num_steps),
              tf.constant(0, tf.int64)],
             parallel_iterations=1)  # one step at a time, each after the last one's update
-    return SimpleNamespace(strings=strings, batch_size=batch_size,
-                           step_losses=losses.stack(), wrong=wrong)  # (steps,), ()
+        step_losses = losses.stack()  # (steps,)
+    return SimpleNamespace(strings=strings, batch_size=batch_size, step_losses=step_losses,
+                           wrong=wrong)
 
 
 def train_epoch_in_graph(session, net, numbers, batch_size):
@@ -1312,22 +1316,24 @@ class CtrlC:
 
 
 class Scalars:
-    """Per-epoch numbers for TensorBoard, written next to the graph in log_dir (or nowhere)."""
+    """A run's numbers: its error at each grading, for the curve it ends with, and (given a
+    folder, the run's own in LOG_DIR) every number for TensorBoard, with its settings for
+    the HParams tab. A run continued from epoch N drops what it had logged from N on."""
 
-    def __init__(self, log_dir, graph, settings=None):
-        self.writer = None
-        if log_dir:
+    def __init__(self, folder, graph, settings, first_epoch=1):
+        self.writer, self.gradings = None, []
+        if folder:
+            from tensorboard.plugins.hparams.summary_v2 import hparams_pb
             with graph.as_default():  # TF1's writer refuses to start in eager mode
-                self.writer = tf1.summary.FileWriter(log_dir, graph)
-        if log_dir and settings:  # the run's settings, as a table in TensorBoard's Text tab
-            table = "| setting | value |\n|---|---|\n" + "".join(
-                f"| {name.upper()} | {value!r} |\n" for name, value in vars(settings).items()
-                if name not in OWN_OPTIONS)
-            with tf.Graph().as_default(), tf1.Session() as session:
-                text = tf1.summary.text("settings", tf.constant(table))
-                self.writer.add_summary(session.run(text))
+                self.writer = tf1.summary.FileWriter(folder, graph)
+            self.writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START),
+                                        first_epoch)
+            self.writer.add_summary(hparams_pb({name.upper(): value for name, value in vars(
+                settings).items() if name not in OWN_OPTIONS}).SerializeToString())
 
     def add(self, epoch, **values):
+        self.gradings += [(epoch, value) for tag, value in values.items()
+                          if tag.endswith("_error") and tag != "train_error"]
         if self.writer:
             self.writer.add_summary(tf1.Summary(value=[
                 tf1.Summary.Value(tag=tag, simple_value=value) for tag, value in values.items()
@@ -1336,6 +1342,32 @@ class Scalars:
     def close(self):
         if self.writer:
             self.writer.close()
+
+
+def log_folder(settings):
+    """The folder in LOG_DIR where a run logs: the options that make its settings from the
+    settings block as written (call it before constants_set_to), and its run's digits."""
+    written = vars(parse_settings([]))
+    name = re.sub(r"[^\w.=,+-]+", "_", ",".join(
+        f"{name.replace('_', '-')}={value}" for name, value in vars(settings).items()
+        if name.upper() not in CHANGEABLE and name not in OWN_OPTIONS
+        and value != written.get(name)))[:80] or "defaults"
+    return os.path.join(settings.log_dir, f"{name}-{os.path.basename(run_folder(settings))[4:]}")
+
+
+def curve(points, height=6, width=50):
+    """Lines of a plain-text chart of (epoch, error in %) points, the error on a log scale
+    (0% drawn at the bottom row)."""
+    epochs, errors = np.array(points, dtype=np.float64).T
+    logs = np.log10(np.maximum(errors, min(errors[errors > 0], default=1) / 2))
+    top, bottom = logs.max(), min(logs.min(), logs.max() - 1e-6)
+    rows = np.round((top - logs) / (top - bottom) * (height - 1)).astype(int)
+    grid = [[" "] * width for _ in range(height)]
+    for row, epoch in zip(rows, epochs):
+        grid[row][int(round(epoch / epochs.max() * (width - 1)))] = "*"
+    return ([f"{10 ** (top - (top - bottom) * row / (height - 1)):9.3f}% |{''.join(line)}"
+             for row, line in enumerate(grid)]
+            + [f"{'':11}+{'-' * width}", f"{'':11}epoch 0{epochs.max():{width - 6}.0f}"])
 
 
 class Saves:
@@ -1433,12 +1465,15 @@ def train(session, net, settings, data, first_epoch, saves, log, say):
     return epoch, training_time
 
 
-def report(session, net, settings, test, epoch, say):
-    """The tutorial's last line, `Epoch 5000 error 0.1%`, with the number of test strings
-    wrong; tables of them by count (and by length); the sample's every probability.
-    Returns the number wrong."""
+def report(session, net, settings, test, epoch, say, gradings=()):
+    """The curve of the error at each grading; the tutorial's last line, `Epoch 5000 error
+    0.1%`, with the number of test strings wrong; tables of them by count (and by length);
+    the sample's every probability. Returns the number wrong."""
     seq_len = settings.seq_len
     wrong = wrong_in(session, net, test, say)
+    points = [*gradings, *[(epoch, 100 * wrong.sum() / len(test))][:epoch not in dict(gradings)]]
+    for line in ["Error at each grading, log scale:"] + curve(points) if len(points) > 1 else []:
+        say(line)
     say(f"Epoch {epoch} error {100 * wrong.sum() / len(test):.1f}% "
         f"({wrong.sum():,} of {len(test):,} test strings wrong)")
     tables = [("count", "their true count of ones", range(seq_len + 1))]
@@ -1464,7 +1499,7 @@ def report(session, net, settings, test, epoch, say):
     return int(wrong.sum())
 
 
-def train_and_report(settings, folder=None, saved=None, lock=None, out=None):
+def train_and_report(settings, folder=None, saved=None, lock=None, out=None, log_dir=None):
     """Make the data, train (from `saved`, the record in the run's folder, if given), grade
     and report to out (stdout by default); returns the number of test strings wrong.
     Raises Stopped after Ctrl-C, or if a save fails or the loss blows up."""
@@ -1484,7 +1519,7 @@ def train_and_report(settings, folder=None, saved=None, lock=None, out=None):
     data = SimpleNamespace(train=train_set, watch=valid if len(valid) else test,
                            watched="validation" if len(valid) else "test")
     net = build_graph(settings)
-    log = Scalars(settings.log_dir, net.graph, settings)
+    log = Scalars(log_dir, net.graph, settings, saved["epoch"] + 1 if saved else 1)
     with new_session(net) as session:
         if saved:
             restore(saved, folder, session, net)
@@ -1494,8 +1529,8 @@ def train_and_report(settings, folder=None, saved=None, lock=None, out=None):
             epoch, training_time = train(session, net, settings, data,
                                          saved["epoch"] + 1 if saved else 1,
                                          Saves(settings, folder, lock, saved), log, say)
-            wrong = report(session, net, settings, test, epoch, say)
-            log.add(epoch, test_error=100 * wrong / len(test))
+            wrong = report(session, net, settings, test, epoch, say, log.gradings)
+            log.add(epoch, test_error=100 * wrong / len(test), training_seconds=training_time)
         finally:
             log.close()
     say(f"Total time {duration(time.perf_counter() - started)}, of which training "
@@ -1577,8 +1612,9 @@ def predict_saved(settings):
 INSPECT_SAMPLE = 2000  # strings the unit finder measures (every bit of each)
 
 
-def inspect_saved(settings):
-    """--inspect: find the units that count, then show them bit by bit for each string."""
+def inspect_saved(settings, log=None):
+    """--inspect: find the units that count, then show them bit by bit for each string (and,
+    given a log folder, as pictures and curves for TensorBoard: log_states)."""
     with saved_model(settings, settings.inspect, "--inspect", probe=True) as (net, session):
         answers = predict(session, net, settings.inspect)
         rng = np.random.default_rng(settings.seed)
@@ -1608,6 +1644,35 @@ def inspect_saved(settings):
               f"predicted {asked[1][number][len(string) - 1]}{output}")
         for row in inspection_rows(string, string_parts, asked[1][number], found, ranges):
             print(row)
+    if log:
+        log_states(log, settings.inspect, asked[0], found, ranges)
+
+
+def log_states(folder, strings, parts, found, ranges, zoom=8):
+    """For each string, the cell's state after every bit as a picture per part (c1, h1, ...:
+    a row per unit, a column per bit, brighter for more), and the counting units' values as
+    curves over the bits beside the ones counted so far, in TensorBoard's log in folder."""
+    with tf.Graph().as_default():  # TF1's writer refuses to start in eager mode
+        writer = tf1.summary.FileWriter(folder)
+    for number, string in enumerate(strings):
+        pictures = []
+        for name, values in parts.items():
+            low, high = ranges[name][0].min(), ranges[name][1].max()
+            shade = np.clip((values[number, :len(string)].T - low) / (high - low or 1), 0, 1)
+            pixels = np.kron(np.uint8(255 * shade), np.ones((zoom, zoom), np.uint8))[..., None]
+            pictures.append(tf1.Summary.Value(
+                tag=f"inspect {string}/{name}", image=tf1.Summary.Image(
+                    height=pixels.shape[0], width=pixels.shape[1], colorspace=1,
+                    encoded_image_string=tf.io.encode_png(pixels).numpy())))
+        writer.add_summary(tf1.Summary(value=pictures))
+        for bit in range(len(string)):
+            traces = {"ones": string[:bit + 1].count("1"), **{
+                f"{name}[{part.best[0]}]": parts[name][number, bit, part.best[0]]
+                for name, part in found.items()}}
+            writer.add_summary(tf1.Summary(value=[
+                tf1.Summary.Value(tag=f"inspect {string}/{tag}", simple_value=value)
+                for tag, value in traces.items()]), bit + 1)
+    writer.close()
 
 
 def main(argv=None):
@@ -1621,15 +1686,16 @@ def main(argv=None):
     try:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
         check_settings(settings)
+        log = settings.log_dir and log_folder(settings)  # named from the block as written
         settings.min_len = settings.min_len or settings.seq_len  # 0 means SEQ_LEN
         with constants_set_to(settings):
             if settings.predict is not None:
                 predict_saved(settings)
             elif settings.inspect is not None:
-                inspect_saved(settings)
+                inspect_saved(settings, log)
             else:
-                if settings.log_dir:
-                    check_writable("LOG_DIR", settings.log_dir)
+                if log:
+                    check_writable("LOG_DIR", log)
                 folder = run_folder(settings) if settings.checkpoint_dir else None
                 if folder:  # one run per folder, before anything is read from it
                     check_writable("CHECKPOINT_DIR", folder)
@@ -1638,7 +1704,7 @@ def main(argv=None):
                 if saved:
                     restore(saved, folder)
                 print(first_line(settings, folder, saved), flush=True)
-                train_and_report(settings, folder, saved, lock)
+                train_and_report(settings, folder, saved, lock, log_dir=log)
     except SettingError as problem:
         print(f"count_ones_lstm.py: {problem}", file=sys.stderr)
         return 2

@@ -679,36 +679,6 @@ def test_predict_without_a_checkpoint_says_so(tmp_path):
 
 # --- TensorBoard ------------------------------------------------------------------------
 
-def test_the_tensorboard_log_holds_the_scoped_graph_and_the_scalars(tmp_path, capsys):
-    assert col.main(TINY + ["--epochs", "4", "--checkpoint-dir=", "--validation-examples",
-                            "5", "--log-dir", str(tmp_path), "--head", "regression"]) == 0
-    capsys.readouterr()
-    [log] = os.listdir(tmp_path)
-    assert log.startswith("events.out.tfevents.")
-    graph_def = col.tf1.GraphDef()
-    scalars, texts = {}, {}
-    for event in col.tf1.train.summary_iterator(str(tmp_path / log)):
-        if event.graph_def:
-            graph_def.ParseFromString(event.graph_def)
-        for value in event.summary.value:
-            if value.HasField("tensor"):  # a text summary
-                texts[value.tag] = value.tensor.string_val[0].decode()
-            else:
-                scalars.setdefault(value.tag, {})[event.step] = value.simple_value
-    scopes = {node.name.split("/")[0] for node in graph_def.node}
-    assert {"model", "train", "grading"} <= scopes
-    assert {"model/data", "model/target"} <= {node.name for node in graph_def.node}
-    assert sorted(scalars) == ["loss", "test_error", "train_error", "validation_error"]
-    assert sorted(scalars["loss"]) == sorted(scalars["train_error"]) == [1, 2, 3, 4]
-    assert sorted(scalars["validation_error"]) == [2, 4]  # every EVAL_EVERY epochs
-    assert sorted(scalars["test_error"]) == [4]  # the test set only at the end
-    assert scalars["loss"][4] < scalars["loss"][1]
-    assert all(0 <= error <= 100 for error in scalars["train_error"].values())
-    [table] = [text.splitlines() for text in texts.values()]  # the Text tab: every setting
-    assert len(table) == 2 + len(col.read_settings_block())
-    assert "| HEAD | 'regression' |" in table and "| TARGET | 'last' |" in table
-
-
 # --- the README ---------------------------------------------------------------------------
 
 def test_the_readme_map_of_the_tutorials_lines_names_what_the_script_has():

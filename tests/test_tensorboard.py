@@ -1,0 +1,150 @@
+"""Issue 21: every run its own curve in TensorBoard, the tutorial's names in its graph, the
+settings beside the results, and the curve at the end of a run in the terminal. Read back
+with TensorBoard's own event reader, and once through its real server."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+import count_ones_lstm as col
+from test_count_ones_lstm import TINY
+
+NAMES = ["model/data", "model/target", "model/weight", "model/bias", "model/prediction",
+         "cross_entropy", "minimize", "mistakes", "error"]  # the tutorial's, in its graph
+
+
+def read_logs(directory):
+    """TensorBoard's reader over every run in directory: (multiplexer, sorted run names)."""
+    logs = EventMultiplexer()
+    logs.AddRunsFromDirectory(str(directory))
+    logs.Reload()
+    return logs, sorted(logs.Runs())
+
+
+def steps(logs, run, tag):
+    return [event.step for event in logs.Scalars(run, tag)]
+
+
+def hparams(logs, run):
+    [content] = logs.PluginRunToTagToContent("hparams")[run].values()
+    start = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
+    return {name: getattr(value, value.WhichOneof("kind")) for name, value in
+            start.hparams.items()}
+
+
+def test_two_runs_into_one_log_dir_are_two_curves_with_their_settings(tmp_path, capsys):
+    where = ["--log-dir", str(tmp_path / "logs"), "--checkpoint-dir", str(tmp_path / "saved")]
+    assert col.main(TINY + where + ["--epochs", "4", "--validation-examples", "5"]) == 0
+    assert col.main(TINY + where + ["--epochs", "4", "--learning-rate", "0.01"]) == 0
+    capsys.readouterr()
+    logs, runs = read_logs(tmp_path / "logs")
+    assert [run.rsplit("-", 1)[0] for run in runs] == [  # TINY, against the settings block
+        "seq-len=6,num-examples=40,batch-size=10,learning-rate=0.01",
+        "seq-len=6,num-examples=40,validation-examples=5,batch-size=10"]
+    assert {run.rsplit("-", 1)[1] for run in runs} == {  # the run folders' digits
+        path.name[4:] for path in (tmp_path / "saved").iterdir()}
+    tuned, watched = runs
+    for run in runs:
+        assert steps(logs, run, "loss") == steps(logs, run, "train_error") == [1, 2, 3, 4]
+        assert steps(logs, run, "test_error") == ([2, 4] if run == tuned else [4])
+        assert steps(logs, run, "training_seconds") == [4]
+        losses = [event.value for event in logs.Scalars(run, "loss")]
+        assert losses[-1] < losses[0]
+    assert steps(logs, watched, "validation_error") == [2, 4]  # every EVAL_EVERY epochs
+    assert hparams(logs, tuned)["LEARNING_RATE"] == pytest.approx(0.01)
+    assert hparams(logs, watched)["LEARNING_RATE"] == pytest.approx(0.001)
+    assert hparams(logs, watched)["VALIDATION_EXAMPLES"] == 5
+    assert hparams(logs, watched)["CELL"] == "lstm"
+    assert len(hparams(logs, watched)) == len(col.read_settings_block())
+
+    nodes = [node.name for node in logs.Graph(tuned).node]
+    assert set(NAMES) <= set(nodes)
+    groups = {name.split("/")[0] for name in nodes}
+    assert {"model", "train", "grading", "checks", "save", "gradients"} <= groups
+    assert len(groups) < 30  # was 69: IsFinite, All_14, Const_13, ...
+
+
+def test_a_continued_run_adds_to_its_own_curve_and_fresh_starts_it_again(tmp_path, capsys):
+    where = ["--log-dir", str(tmp_path / "logs"), "--checkpoint-dir", str(tmp_path / "saved")]
+    assert col.main(TINY + where + ["--epochs", "3"]) == 0
+    assert col.main(TINY + where + ["--epochs", "5"]) == 0  # as after Ctrl-C: it continues
+    logs, [run] = read_logs(tmp_path / "logs")
+    assert steps(logs, run, "loss") == [1, 2, 3, 4, 5]
+    first = [event.value for event in logs.Scalars(run, "loss")]
+    assert col.main(TINY + where + ["--epochs", "2", "--fresh"]) == 0
+    capsys.readouterr()
+    logs, [again] = read_logs(tmp_path / "logs")
+    assert again == run and steps(logs, run, "loss") == [1, 2]  # the old points are dropped
+    assert [event.value for event in logs.Scalars(run, "loss")] == first[:2]  # same seed
+
+
+def test_a_run_ends_with_its_curve_above_the_tables(capsys):
+    assert col.main(TINY + ["--epochs", "8", "--checkpoint-dir="]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index("Error at each grading, log scale:")
+    chart = lines[start + 1:lines.index("Test strings by their true count of ones:")]
+    rows = [line for line in chart if "% |" in line]
+    assert len(rows) >= 4 and sum(row.count("*") for row in rows) == 4  # epochs 2, 4, 6, 8
+    assert chart[-1].startswith("Epoch 8 error ")
+    assert col.curve([(1, 0.0), (2, 0.0)])  # nothing wrong at all: still a chart
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_tensorboards_own_server_serves_the_runs_scalars(tmp_path, capsys):
+    assert col.main(TINY + ["--epochs", "3", "--checkpoint-dir=", "--log-dir",
+                            str(tmp_path)]) == 0
+    capsys.readouterr()
+    logs, [run] = read_logs(tmp_path)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tensorboard.main", "--logdir", str(tmp_path), "--host",
+         "127.0.0.1", "--port", str(port), "--load_fast=false"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        address = (f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?run="
+                   f"{urllib.request.quote(run)}&tag=loss")
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(address, timeout=5) as answer:
+                    served = json.load(answer)
+                if served:
+                    break
+            except OSError:  # not listening yet, or not read the logs yet
+                pass
+            time.sleep(0.5)
+        assert [[step, value] for _, step, value in served] == [
+            [event.step, pytest.approx(event.value)] for event in logs.Scalars(run, "loss")]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_inspect_with_a_log_dir_draws_the_cells_state_and_the_counting_units(tmp_path, capsys):
+    where = ["--checkpoint-dir", str(tmp_path / "saved"), "--log-dir", str(tmp_path / "logs")]
+    assert col.main(TINY + where + ["--epochs", "3"]) == 0
+    assert col.main(TINY + where + ["--inspect", "011011", "111000"]) == 0
+    capsys.readouterr()
+    logs, [run] = read_logs(tmp_path / "logs")
+    tags = logs.Runs()[run]
+    assert sorted(tags["images"]) == ["inspect 011011/c1", "inspect 011011/h1",
+                                      "inspect 111000/c1", "inspect 111000/h1"]
+    [picture] = logs.Images(run, "inspect 011011/c1")
+    assert (picture.height, picture.width) == (24 * 8, 6 * 8)  # a row per unit, a column per bit
+    assert picture.encoded_image_string.startswith(b"\x89PNG")
+    ones = [event.value for event in logs.Scalars(run, "inspect 111000/ones")]
+    assert ones == [1, 2, 3, 3, 3, 3]
+    units = [tag for tag in tags["scalars"] if tag.startswith("inspect 111000/c1[")]
+    assert len(units) == 1 and steps(logs, run, units[0]) == [1, 2, 3, 4, 5, 6]
+    assert steps(logs, run, "loss") == [1, 2, 3]  # the run's own curve, beside them
