@@ -11,10 +11,9 @@ Every string of SEQ_LEN bits is made once and shuffled; the first NUM_EXAMPLES t
     python count_ones_lstm.py --predict 01101001100101101001   # ask the trained model
     python count_ones_lstm.py --inspect 01101001100101101001   # watch it count, bit by bit
 
-You will see a line per epoch, the test error every EVAL_EVERY epochs beside the sample's
-probability of its true count, and a last line in the tutorial's shape: Epoch 5000 error
-0.1%. Edit a setting and run again: a new run, saved in a folder of its own in
-CHECKPOINT_DIR. Run the same settings again (or after Ctrl-C) and that run continues.
+You will see a line per epoch, the test error every EVAL_EVERY epochs, and a last line in
+the tutorial's shape: Epoch 5000 error 0.1%. Edit a setting and run again for a new run, in
+a folder of its own in CHECKPOINT_DIR; the same settings again (or after Ctrl-C) continue.
 """
 import sys  # first, so that a slip in the settings below (CELL = gru) is one sentence, status 2
 if sys.version_info < (3, 10):  # TensorFlow 2.21 is made for Python 3.10 to 3.13 only
@@ -56,13 +55,11 @@ EVAL_BATCH = 65536  # at most how many strings one grading run holds
 # --- end of settings ---
 sys.excepthook = python_hook
 
-# The settings a saved run may go on with, changed: how long it trains, what it shows and
-# saves, how fast it goes. Every other one (a constant of your own too) shapes what the
-# model learns, so changing it starts a new run, saved in a folder of its own.
+# The settings a saved run may go on with, changed (how long it trains, what it shows and
+# saves, how fast). Every other one, a constant of your own too, shapes what it learns.
 CHANGEABLE = ("EPOCHS", "EVAL_EVERY", "CHECKPOINT_DIR", "SAVE_EVERY", "LOG_DIR", "SAMPLE",
               "UNROLL", "TOWERS", "STEPS_PER_RUN", "GRADING", "EVAL_BATCH")
 
-# The imports come after the settings, which come first.
 import argparse, ast, contextlib, errno, hashlib, io, json, os, re  # noqa: E401, E402
 import signal, time, tokenize, warnings  # noqa: E401, E402
 from importlib.util import find_spec  # noqa: E402
@@ -108,9 +105,8 @@ class SettingError(ValueError):
 
 
 class Stopped(Exception):
-    """Stopped(what is kept, exit status): the run stopped before its end, by Ctrl-C or
-    SIGTERM (130 or 143, as a shell reports either), or as it could not save or its loss
-    blew up (1)."""
+    """Stopped(what is kept, exit status): stopped by Ctrl-C or SIGTERM (130, 143, as a shell
+    reports either), or as the run could not save or its loss blew up (1)."""
     status = property(lambda self: self.args[1])
 
 
@@ -126,12 +122,10 @@ class Settings(SimpleNamespace):
 
 
 # --- Data ------------------------------------------------------------------------------
-# A string is kept as one number, its code: 4 bytes instead of the 164 its float bits and
-# one-hot label take at 20 bits. A string of SEQ_LEN bits is the number it spells (most
-# significant bit first); with MIN_LEN below SEQ_LEN, the strings of each shorter length L
-# take the next range of codes, from length_offset(L), so that every string of every
-# length has a code of its own. Only the batch being trained on (or asked about) is turned
-# into bits and labels.
+# A string is kept as one number, its code (4 bytes, not the 164 of its float bits and
+# one-hot label at 20 bits): the number it spells, most significant bit first; shorter
+# strings (MIN_LEN) take the next range of codes, from length_offset(L) for length L. Only
+# the batch being trained on (or asked about) is turned into bits and labels.
 
 def length_offset(length, seq_len):
     """The first code of the strings `length` bits long: 0 for SEQ_LEN bits, then each
@@ -168,11 +162,9 @@ def ones_in(codes, seq_len):
 
 def bits_and_labels(codes, seq_len):
     """Strings as codes -> what the tutorial feeds to `data` and `target`, and lengths.
-
     bits: float32 (n, seq_len, 1), one bit per time step, most significant bit first, a
     shorter string padded with zeros after its last bit; labels: float32 one-hot
-    (n, seq_len + 1), a 1 at the string's number of ones; lengths: int32 (n,).
-    """
+    (n, seq_len + 1), a 1 at the string's number of ones; lengths: int32 (n,)."""
     numbers, lengths = spelled(codes, seq_len)
     shifts = lengths[:, None] - 1 - np.arange(seq_len)            # high bit first
     bits = np.where(shifts >= 0, (numbers[:, None] >> np.maximum(shifts, 0)) & 1, 0)
@@ -191,14 +183,12 @@ def split(numbers, num_examples, validation_examples=0):
 
 def make_cell(kind, num_hidden):
     """One layer's TF1 cell. Each step reads [input, previous output] side by side.
-
     lstm: kernel (inputs + hidden, 4 * hidden), bias (4 * hidden,): four gates; its state
           is (c, h), each (batch, hidden), and its output is h.
     gru:  a gates kernel (inputs + hidden, 2 * hidden) and a candidate kernel (inputs +
           hidden, hidden), each with a bias; its state is its output, (batch, hidden).
     rnn:  kernel (inputs + hidden, hidden), bias (hidden,): h = tanh([x, h] W + b).
-    handwired: an LSTM whose weights set_handwired() writes, below.
-    """
+    handwired: an LSTM whose weights set_handwired() writes, below."""
     if kind in ("lstm", "handwired"):
         return tf1.nn.rnn_cell.LSTMCell(num_hidden, state_is_tuple=True)
     if kind == "gru":
@@ -209,14 +199,11 @@ def make_cell(kind, num_hidden):
 def build_model(settings, data=None, target=None, lengths=None, optimizer=None,
                 dynamic_rnn=tf1.nn.dynamic_rnn):
     """The tutorial's graph, line for line, in its order; returns its tensors by name.
-
-    settings: SEQ_LEN, MIN_LEN, CELL, NUM_HIDDEN, NUM_LAYERS, LEARNING_RATE, SEED, TARGET
-    and HEAD, by lower-case name. data and target (and lengths, for strings shorter than
-    SEQ_LEN) are placeholders made here unless given as tensors of the same shapes (as the
-    training loop in the graph does). Calls in one graph share the variables; give them one
-    `optimizer` to share Adam's state too. The speed settings pass a stand-in for
-    dynamic_rnn that makes the same val and state faster (see "Speed"); every other line
-    runs as written here, whatever the settings."""
+    settings: by lower-case name. data and target (and lengths, for strings shorter than
+    SEQ_LEN) are placeholders made here unless given as tensors (as the loop in the graph
+    gives them). Calls in one graph share the variables, and Adam's state if given one
+    `optimizer`. The speed settings pass a stand-in for dynamic_rnn (see "Speed"); every
+    other line runs as written, whatever the settings."""
     seq_len, num_hidden, head = settings.seq_len, settings.num_hidden, settings.head
     num_classes = seq_len + 1  # a string holds 0, 1, ..., seq_len ones
     # The cells' kernels start Glorot-uniform, TF1's default, drawn from SEED alone, so that
@@ -277,11 +264,9 @@ def build_model(settings, data=None, target=None, lengths=None, optimizer=None,
 
 # --- Other framings: TARGET "every" and HEAD "regression" ------------------------------
 # Two proposals from the tutorial's readers. TARGET "every" asks for the running count
-# after every bit, not only after the last, so each training string also teaches all of
-# its prefixes; the loss is summed over the bits. HEAD "regression" makes the answer one
-# number trained with squared error against the count, and reads it rounded to the nearest
-# whole number. Either way the error reported is the tutorial's: whole strings, wrong or
-# right, so that the runs compare directly.
+# after every bit, so each training string also teaches its prefixes (the loss summed over
+# the bits). HEAD "regression" answers one number, trained with squared error against the
+# count and read rounded. Either way the error is the tutorial's: whole strings wrong.
 
 def rounded(numbers):
     """The nearest whole number to each (halves round up), as int32: the regression head's
@@ -297,12 +282,10 @@ def running_counts(data):
 
 def other_loss(settings, prediction, target, val, data, lengths, weight, bias):
     """The loss of the other framings, summed over the batch (and over the bits).
-
     "last": the last bit only, as the tutorial: (prediction - count)^2, the regression's
     squared error. "every": the head is applied to the outputs after every bit, val
     (SEQ_LEN, batch, hidden), against the running count there: the ones in data up to that
-    bit (batch, SEQ_LEN). Bits after a string's length are padding and add nothing.
-    """
+    bit (batch, SEQ_LEN). Bits after a string's length are padding and add nothing."""
     head = settings.head
     if settings.target == "last":
         count = tf.cast(tf.argmax(target, 1), tf.float32)  # (batch,)
@@ -330,15 +313,11 @@ def counts_from(prediction, head):
 
 
 def build_graph(settings=None, probe=False, **changes):
-    """The tutorial's model in a tf.Graph of its own, with whatever the speed settings add
-    beside it; returns the handles a run needs. settings: a run's, or the settings block's
-    if not given; `changes` override some of them (build_graph(seq_len=6), in a test).
-
-    net.model is build_model()'s tutorial graph, fed through its `data` and `target`
-    placeholders: it answers questions, grades, and trains when STEPS_PER_RUN is 1.
-    net.loop (if STEPS_PER_RUN > 1) and net.tree (if GRADING is "tree") are the speed work
-    below; net.probe (if probe) keeps the cells' state after every bit, for --inspect.
-    """
+    """The tutorial's model in a tf.Graph of its own, with what the speed settings add beside
+    it: settings, a run's or the block's; `changes` override some (build_graph(seq_len=6)).
+    net.model is build_model()'s graph: it answers, grades, and trains when STEPS_PER_RUN is
+    1; net.loop (STEPS_PER_RUN > 1) and net.tree (GRADING "tree") are the speed work below;
+    net.probe (if probe) keeps the cells' state after every bit, for --inspect."""
     block = {name.lower(): globals()[name] for name, _ in read_settings_block()}  # as they stand
     settings = Settings(**{**(vars(settings) if settings else block), **changes})
     settings.min_len = settings.min_len or settings.seq_len  # 0: every string SEQ_LEN long
@@ -380,10 +359,8 @@ def new_session(net):
 
 def train_epoch(session, net, numbers, batch_size):
     """One pass over the training strings, in order, one Adam step per batch.
-
     Returns (loss per string, share of strings wrong, number of steps), each batch measured
-    just before its step, so it costs nothing extra.
-    """
+    just before its step, so it costs nothing extra."""
     if net.loop is not None:  # the same steps, run inside the graph: see "Speed" below
         return train_epoch_in_graph(session, net, numbers, batch_size)
     model = net.model
@@ -422,12 +399,8 @@ def wrong_in(session, net, numbers, say=print):
 def feed(model, inp, out=None, lengths=None):
     """The feed dict for the tutorial's placeholders: data, target if given, and lengths
     if the model reads strings of mixed lengths."""
-    fed = {model.data: inp}
-    if out is not None:
-        fed[model.target] = out
-    if model.lengths is not None:
-        fed[model.lengths] = lengths
-    return fed
+    return {model.data: inp, **({} if out is None else {model.target: out}),
+            **({} if model.lengths is None else {model.lengths: lengths})}
 
 
 def errors_by(key, wrong, numbers, seq_len):
@@ -449,20 +422,17 @@ def predict(session, net, strings):
 
 
 # --- Looking inside: what the cell's state does while it counts (--inspect) ------------
-# An LSTM can count because its cell state c is not squashed between steps: one unit of c
-# can move up by a fixed step for each 1 and hold still for each 0, while its output h =
-# o * tanh(c) stays within (-1, 1). A GRU's or plain RNN's state is its output, always
-# within (-1, 1). build_state_probe() runs the model's own cells one bit at a time and
-# keeps every state; find_counters() measures which units follow the running count.
+# An LSTM can count because its cell state c is not squashed between steps: a unit of c can
+# step up for each 1 and hold for each 0, while its output h = o * tanh(c) stays in (-1, 1),
+# as a GRU's or plain RNN's whole state does. build_state_probe() keeps every state, bit by
+# bit; find_counters() measures which units follow the running count.
 
 def build_state_probe(model, seq_len):
     """The model's cells stepped bit by bit over `bits` (n, seq_len, 1), keeping what the
     tutorial's dynamic_rnn throws away: the state after every bit, for every layer.
-
     Returns parts: {name: (n, seq_len, hidden)}, named "c1", "h1" (layer 1's cell state
     and output; a GRU or plain RNN has only "h1"), "c2", ...; and guesses (n, seq_len):
-    the most probable count if the string ended after each bit.
-    """
+    the most probable count if the string ended after each bit."""
     with tf.name_scope("probe"):
         bits = tf1.placeholder(tf.float32, [None, seq_len, 1], name="bits")
         state = tuple(layer.zero_state(tf.shape(bits)[0], tf.float32)
@@ -496,14 +466,11 @@ def states_along(session, net, numbers):
 
 
 def find_counters(parts, running):
-    """How closely each unit of each part follows the running count, over every string and
-    bit given. For each part, a SimpleNamespace of:
-      correlation (hidden,): of the unit's value with the running count;
-      step (hidden,): how much the unit moves per 1 read (the slope of the fitted line);
-      exact (hidden,): the share of bits at which the fitted line, rounded, gives the
-        running count exactly: 1.0 for a unit that counts cleanly;
-      best: units, the best first; pair: the share the best unit and the one that adds
-        most to it give together; together: the share all units of the part give."""
+    """How closely each unit of each part follows the running count over the strings and bits
+    given: per part, correlation (hidden,) of each unit's value with the count; step
+    (hidden,), its move per 1 (the fitted line's slope); exact (hidden,), the share of bits
+    where that line, rounded, gives the count (1.0: a clean counter); best, the units best
+    first; pair, the share the best unit and its best partner give; together, all units'."""
     target = running.reshape(-1)
     found = {}
     for name, values in parts.items():
@@ -577,13 +544,8 @@ def inspection_rows(string, parts, guesses, found, ranges, shown=3):
     """The table --inspect prints for one string: a row per bit with the bit, the running
     count, the model's guess if the string ended there, and the c and h of the units that
     follow the count most closely (numbers, then one heat character each)."""
-    columns = []  # (part name, unit)
-    for name in found:
-        if name.startswith("h") and f"c{name[1:]}" in found:
-            units = found[f"c{name[1:]}"].best[:shown]  # the h of the same units as c
-        else:
-            units = found[name].best[:shown]
-        columns += [(name, int(unit)) for unit in units]
+    columns = [(name, int(unit)) for name in found  # (part, unit); h: the same units as c
+               for unit in found[f"c{name[1:]}" if f"c{name[1:]}" in found else name].best[:shown]]
     header = " bit ones guess " + "".join(f"{f'{name}[{unit}]':>9}" for name, unit in columns)
     rows = [header + "  heat"]
     running = 0
@@ -601,11 +563,10 @@ def inspection_rows(string, parts, guesses, found, ranges, shown=3):
 # --- A counter set by hand: CELL "handwired" -------------------------------------------
 # An LSTMCell whose weights the script writes instead of training them, the plainest proof
 # that one unit is enough to count. Unit 0's input, forget and output gates are held open
-# (bias 30: the sigmoid is 1.0 in float32) and its candidate reads the bit alone, with
-# tanh(candidate) = COUNTER_STEP for a 1 and 0 for a 0. So its c grows by COUNTER_STEP for
-# each 1 and stays exactly as it was for each 0, and h = tanh(c) after k ones is the same
-# h_k for every string with k ones. The other units stay at 0. The read-out gives count k
-# the logit SHARPNESS * (2 h_k h - h_k^2), which is largest for the h_k nearest h.
+# (bias 30: the sigmoid is 1.0 in float32) and its candidate is COUNTER_STEP for a 1 and 0
+# for a 0, so c grows by COUNTER_STEP per 1 and holds for each 0: h = tanh(c) after k ones
+# is the same h_k for every string with k ones (the other units stay 0). Count k's logit,
+# SHARPNESS * (2 h_k h - h_k^2), is largest for the h_k nearest h.
 
 COUNTER_STEP = 1 / 32  # c after k ones is k / 32: at most 0.75 at 24 bits, where tanh is not flat
 SHARPNESS = 1e5  # makes the nearest count's probability 1.000; any value > 0 counts right
@@ -639,22 +600,17 @@ def set_handwired(session, net):
 # for float32 rounding (tests/test_same_learning.py checks it step by step), and none
 # skipping a line of build_model, which trains and grades as written at every setting:
 # - UNROLL "static" and TOWERS: a stand-in for the dynamic_rnn call, one copy of the cell
-#   per bit instead of dynamic_rnn's loop, the batch cut into parts run on both cores.
-# - STEPS_PER_RUN: the tutorial's batch loop moved into the graph, so that one
-#   session.run takes many Adam steps, each a call of build_model on its batch.
+#   per bit, the batch cut into parts run on both cores.
+# - STEPS_PER_RUN: the batch loop in the graph, many Adam steps (build_model calls) a run.
 # - GRADING "tree": strings that begin alike share the cell's work up to where they part,
 #   and build_model's lines from `last` on judge each string.
 
 def fast_rnn(unroll, towers):
-    """A stand-in for tf1.nn.dynamic_rnn, called the same way, that returns the same val
-    (batch, SEQ_LEN, hidden) and state, computed faster.
-
-    The batch is cut into `towers` parts that share the cell's weights but no operation,
-    so TensorFlow runs them side by side, forwards and backwards. "static" unrolls each
-    part into one copy of the cell per bit: the same arithmetic as dynamic_rnn, with far
-    less control flow for TensorFlow to run. val is put together time first and then
-    transposed, so that TensorFlow drops that transpose and build_model's, which undoes it.
-    """
+    """A stand-in for tf1.nn.dynamic_rnn, called the same way, returning the same val (batch,
+    SEQ_LEN, hidden) and state faster: the batch cut into `towers` parts that share the
+    weights but no operation, run side by side; "static" unrolls each into one copy of the
+    cell per bit, dynamic_rnn's arithmetic with far less control flow. val is assembled time
+    first and transposed, so TensorFlow drops that transpose and build_model's, its inverse."""
     def rnn(cell, data, sequence_length=None, dtype=tf.float32):
         size = tf.shape(data)[0]
         bounds = [size * k // towers for k in range(towers + 1)]
@@ -760,12 +716,10 @@ def output_of(state):
 
 def grow_prefixes(layers, state, levels):
     """Extend every prefix held in `state` by a 0 and by a 1, `levels` times over.
-
     layers: the cells, bottom first; state: a tuple of their states, each row one prefix.
     Returns the states after 0, 1, ..., levels more bits: entry j has prefixes * 2**j rows,
     row r belonging to prefix r // 2**j followed by the bits of r % 2**j, so rows come out
-    in counting order.
-    """
+    in counting order."""
     states = [state]
     for _ in range(levels):
         state = tf.nest.map_structure(lambda part: tf.repeat(part, 2, axis=0), state)
@@ -814,11 +768,10 @@ TREE_CHECK = 1000  # strings on which each grading by tree checks itself against
 
 
 def wrong_by_tree(session, net, sample):
-    """wrong_in() for every string of every length, indexed by its code: the tree's `last`
-    for each string is fed to build_model's `last`, with the strings' one-hot `target`, so
-    that build_model's own lines from `last` on (prediction, mistakes) judge every string.
-    Returns None, so that grading feeds build_model instead, if the tree's `last` for the
-    `sample` strings is not build_model's own (a line before `last` was edited) or if
+    """wrong_in() for every string of every length, indexed by its code: the tree's `last` for
+    each string is fed to build_model's `last`, with its one-hot `target`, so build_model's
+    own lines from `last` on judge every string. None (grading then feeds build_model) if
+    the tree's `last` for the `sample` strings is not build_model's own (an edited line) or
     those lines read more than `last` and `target`."""
     model, seq_len = net.model, net.seq_len
     wrong = np.zeros(2 ** (seq_len + 1) - 2 ** net.settings.min_len, bool)
@@ -858,11 +811,9 @@ OWN_OPTIONS = ("help", "fresh", "predict", "inspect")  # options that are not se
 
 def read_settings_block(path=__file__):
     """[(name, help text)] for each setting in the block at the top of the script, in order.
-
     Read with Python's own parser and tokenizer, so any way of writing a line counts:
     spacing, quotes, 5_000, a comment or none. Raises SettingError for a line of the block
-    that is not a setting.
-    """
+    that is not a setting."""
     with open(path, encoding="utf-8") as source:
         text = source.read()
     lines = text.splitlines()
@@ -1003,12 +954,9 @@ def check_settings(settings):
                           ("UNROLL", ("static", "dynamic")), ("GRADING", ("tree", "batches"))):
         check(name, str, lambda word: word in allowed,
               " or ".join(", ".join(repr(a) for a in allowed).rsplit(", ", 1)))
-    if settings.cell == "handwired" and settings.num_layers != 1:
-        raise SettingError(f"CELL 'handwired' is one LSTM layer set by hand, so NUM_LAYERS "
-                           f"must be 1, not {settings.num_layers}.")
-    if settings.cell == "handwired" and settings.head != "softmax":
-        raise SettingError("CELL 'handwired' sets a softmax read-out by hand, so HEAD must be "
-                           f"'softmax', not {settings.head!r}.")
+    for name, one in (("NUM_LAYERS", 1), ("HEAD", "softmax")):
+        check(name, type(one), lambda value: settings.cell != "handwired" or value == one,
+              f"{one!r} for CELL 'handwired', one LSTM layer and read-out set by hand")
     check("SAMPLE", str, lambda word: word and not set(word) - {"0", "1"},
           "a non-empty string of 0s and 1s")
     for name in ("CHECKPOINT_DIR", "LOG_DIR"):
@@ -1021,8 +969,7 @@ GATES = {"lstm": 4, "handwired": 4, "gru": 3, "rnn": 1}  # weight blocks in each
 
 
 def memory_of_machine():
-    """Bytes of memory this process may use: the machine's, or its container's limit; None
-    where the system does not say."""
+    """Bytes of memory this process may use (the machine's, or its container's), or None."""
     try:  # Linux, macOS
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):  # Windows fills in a MEMORYSTATUSEX: 64
@@ -1166,14 +1113,11 @@ def other_runs(settings):
 
 
 def save_checkpoint(session, net, directory, settings, epoch, lock=None):
-    """Save every variable as of `epoch`; then point the record, and TensorFlow's own
-    `checkpoint` file, at it and drop older saves.
-
-    The record is replaced in one step, and only once the new save is whole; if writing
-    fails before that (a full disk, a folder gone), what was written of the new save is
-    removed and the error raised, so the record still names the previous save, intact.
-    `lock`, the run's lock_folder(), tells whether the folder is still the one it locked.
-    """
+    """Save every variable as of `epoch`, then point the record (and TensorFlow's `checkpoint`
+    file) at it and drop older saves. The record is replaced in one step once the new save
+    is whole; if writing fails before (a full disk, a folder gone), what was written of the
+    new save is removed and the error raised: the record still names the previous save.
+    `lock`, the run's lock_folder(), tells whether the folder is still the one it locked."""
     name = f"model-{epoch}"
     path = os.path.join(directory, CHECKPOINT_FILE)
     temporary = f"{path}.{os.getpid()}.tmp"  # this process's own
@@ -1399,12 +1343,9 @@ class Saves:
 
 def duration(seconds):
     """A short human reading of a time span: '42s', '3m05s', '1h02m'."""
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    return (f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60
+            else f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s")
 
 
 def fit_sample(sample, seq_len):
@@ -1417,9 +1358,9 @@ def sample_answer(session, net, sample):
     the true count (HEAD "softmax"), or the number it outputs (HEAD "regression")."""
     sample = fit_sample(sample, net.seq_len)
     answer, true = predict(session, net, [sample])[0], sample.count("1")
-    if net.model.head == "softmax":
-        return f"sample {sample}: probability {answer[true]:.3f} of its {true} ones"
-    return f"sample {sample}: outputs {answer:.3f} for its {true} ones"
+    return (f"sample {sample}: probability {answer[true]:.3f} of its {true} ones"
+            if net.model.head == "softmax" else f"sample {sample}: outputs {answer:.3f} for "
+            f"its {true} ones")
 
 
 def train(session, net, settings, data, first_epoch, saves, log, say):
@@ -1471,7 +1412,7 @@ def report(session, net, settings, test, epoch, say, gradings=()):
     the sample's every probability. Returns the number wrong."""
     seq_len = settings.seq_len
     wrong = wrong_in(session, net, test, say)
-    points = [*gradings, *[(epoch, 100 * wrong.sum() / len(test))][:epoch not in dict(gradings)]]
+    points = [*gradings] + ([] if epoch in dict(gradings) else [(epoch, 100 * wrong.mean())])
     for line in ["Error at each grading, log scale:"] + curve(points) if len(points) > 1 else []:
         say(line)
     say(f"Epoch {epoch} error {100 * wrong.sum() / len(test):.1f}% "
@@ -1519,15 +1460,15 @@ def train_and_report(settings, folder=None, saved=None, lock=None, out=None, log
     data = SimpleNamespace(train=train_set, watch=valid if len(valid) else test,
                            watched="validation" if len(valid) else "test")
     net = build_graph(settings)
-    log = Scalars(log_dir, net.graph, settings, saved["epoch"] + 1 if saved else 1)
+    first = saved["epoch"] + 1 if saved else 1
+    log = Scalars(log_dir, net.graph, settings, first)
     with new_session(net) as session:
         if saved:
             restore(saved, folder, session, net)
         elif settings.cell == "handwired":
             set_handwired(session, net)
         try:
-            epoch, training_time = train(session, net, settings, data,
-                                         saved["epoch"] + 1 if saved else 1,
+            epoch, training_time = train(session, net, settings, data, first,
                                          Saves(settings, folder, lock, saved), log, say)
             wrong = report(session, net, settings, test, epoch, say, log.gradings)
             log.add(epoch, test_error=100 * wrong / len(test), training_seconds=training_time)
@@ -1637,12 +1578,11 @@ def inspect_saved(settings, log=None):
           f"{np.mean(guesses == running):.1%} of bits (at the last bit: "
           f"{np.mean(guesses[:, -1] == running[:, -1]):.1%}).")
     for number, string in enumerate(settings.inspect):
-        string_parts = {name: values[number] for name, values in asked[0].items()}
-        output = (f" (output {answers[number]:.3f})" if net.model.head == "regression"
-                  else "")
+        output = f" (output {answers[number]:.3f})" if net.model.head == "regression" else ""
         print(f"String {string}: true count {string.count('1')}, "
               f"predicted {asked[1][number][len(string) - 1]}{output}")
-        for row in inspection_rows(string, string_parts, asked[1][number], found, ranges):
+        for row in inspection_rows(string, {name: values[number] for name, values in
+                                            asked[0].items()}, asked[1][number], found, ranges):
             print(row)
     if log:
         log_states(log, settings.inspect, asked[0], found, ranges)
@@ -1655,16 +1595,14 @@ def log_states(folder, strings, parts, found, ranges, zoom=8):
     with tf.Graph().as_default():  # TF1's writer refuses to start in eager mode
         writer = tf1.summary.FileWriter(folder)
     for number, string in enumerate(strings):
-        pictures = []
         for name, values in parts.items():
             low, high = ranges[name][0].min(), ranges[name][1].max()
             shade = np.clip((values[number, :len(string)].T - low) / (high - low or 1), 0, 1)
             pixels = np.kron(np.uint8(255 * shade), np.ones((zoom, zoom), np.uint8))[..., None]
-            pictures.append(tf1.Summary.Value(
+            writer.add_summary(tf1.Summary(value=[tf1.Summary.Value(
                 tag=f"inspect {string}/{name}", image=tf1.Summary.Image(
                     height=pixels.shape[0], width=pixels.shape[1], colorspace=1,
-                    encoded_image_string=tf.io.encode_png(pixels).numpy())))
-        writer.add_summary(tf1.Summary(value=pictures))
+                    encoded_image_string=tf.io.encode_png(pixels).numpy()))]))
         for bit in range(len(string)):
             traces = {"ones": string[:bit + 1].count("1"), **{
                 f"{name}[{part.best[0]}]": parts[name][number, bit, part.best[0]]

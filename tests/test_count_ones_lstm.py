@@ -424,7 +424,8 @@ BAD_SETTINGS = [
     (["--towers", "0"], "TOWERS is 0, but it must be 1 or more"),
     (["--target", "all"], "TARGET is 'all', but it must be 'last' or 'every'"),
     (["--head", "linear"], "HEAD is 'linear', but it must be 'softmax' or 'regression'"),
-    (["--cell", "handwired", "--head", "regression"], "so HEAD must be 'softmax', not"),
+    (["--cell", "handwired", "--head", "regression"],
+     "HEAD is 'regression', but it must be 'softmax' for CELL 'handwired', one LSTM layer"),
     (["--steps-per-run", "0"], "STEPS_PER_RUN is 0, but it must be 1 or more"),
     (["--grading", "all"], "GRADING is 'all', but it must be 'tree' or 'batches'"),
     (["--learning-rate", "0"], "LEARNING_RATE is 0, but it must be a number more than 0"),
@@ -963,7 +964,8 @@ def test_inspect_prints_a_row_per_bit_with_the_running_count(cell, num_layers, t
     (["--inspect", "01a110"], "--inspect was given '01a110', which is not made of 0s and 1s"),
     (["--inspect", "0101"], "--inspect was given '0101', 4 bits long, but the model saved in"),
     (["--cell", "handwired", "--num-layers", "2"],
-     "CELL 'handwired' is one LSTM layer set by hand, so NUM_LAYERS must be 1, not 2."),
+     "NUM_LAYERS is 2, but it must be 1 for CELL 'handwired', one LSTM layer and read-out set "
+     "by hand."),
 ])
 def test_inspect_and_the_hand_set_counter_refuse_what_they_cannot_do(argv, sentence, trained,
                                                                      capsys):
