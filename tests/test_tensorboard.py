@@ -126,6 +126,14 @@ def test_tensorboards_own_server_serves_the_runs_scalars(tmp_path, capsys):
             time.sleep(0.5)
         assert [[step, value] for _, step, value in served] == [
             [event.step, pytest.approx(event.value)] for event in logs.Scalars(run, "loss")]
+        asked = urllib.request.Request(  # what the HParams tab asks for: settings and results
+            f"http://127.0.0.1:{port}/data/plugin/hparams/experiment",
+            data=b'{"experimentName": ""}', headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(asked, timeout=30) as answer:
+            experiment = json.load(answer)
+        assert {info["name"] for info in experiment["hparamInfos"]} >= {"LEARNING_RATE", "CELL"}
+        assert {"test_error", "training_seconds"} <= {
+            info["name"]["tag"] for info in experiment["metricInfos"]}
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -148,3 +156,20 @@ def test_inspect_with_a_log_dir_draws_the_cells_state_and_the_counting_units(tmp
     units = [tag for tag in tags["scalars"] if tag.startswith("inspect 111000/c1[")]
     assert len(units) == 1 and steps(logs, run, units[0]) == [1, 2, 3, 4, 5, 6]
     assert steps(logs, run, "loss") == [1, 2, 3]  # the run's own curve, beside them
+
+
+# What a checkpoint written before the graph's names changed holds (read off one saved by
+# the default run at commit 2381578): the names changed around the variables, not theirs.
+SAVED_BEFORE = ["beta1_power", "beta2_power", "model/bias", "model/bias/Adam",
+                "model/bias/Adam_1", "model/rnn/lstm_cell/bias", "model/rnn/lstm_cell/bias/Adam",
+                "model/rnn/lstm_cell/bias/Adam_1", "model/rnn/lstm_cell/kernel",
+                "model/rnn/lstm_cell/kernel/Adam", "model/rnn/lstm_cell/kernel/Adam_1",
+                "model/weight", "model/weight/Adam", "model/weight/Adam_1"]
+
+
+@pytest.mark.parametrize("changes", [{}, {"unroll": "dynamic", "towers": 1, "steps_per_run": 1,
+                                          "grading": "batches"}])
+def test_checkpoints_saved_before_the_names_changed_still_load(changes):
+    net = col.build_graph(**changes)
+    assert sorted(variable.op.name for variable in net.graph.get_collection("variables")) == (
+        SAVED_BEFORE)
