@@ -28,6 +28,7 @@ python_hook, sys.excepthook = sys.excepthook, lambda kind, error, trace: sys.exi
 SEQ_LEN = 20  # bits per string; every one of the 2**SEQ_LEN strings is made (1 to 24)
 MIN_LEN = 0  # if 1 or more, every string of MIN_LEN to SEQ_LEN bits is made (0: SEQ_LEN)
 NUM_EXAMPLES = 10000  # strings the model trains on; all the others are the test set
+SAMPLING = "uniform"  # training strings: "uniform" (the tutorial's) or "counts", as many per count
 VALIDATION_EXAMPLES = 0  # strings kept out of the test set to watch training on (0: none)
 SEED = 0  # drives the shuffle and the initial weights, so a run can be repeated
 # model
@@ -97,7 +98,7 @@ finally:
 tf1 = tf.compat.v1
 MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
 CELLS = ("lstm", "gru", "rnn", "handwired")
-TARGETS, HEADS = ("last", "every"), ("softmax", "regression")
+TARGETS, HEADS, SAMPLINGS = ("last", "every"), ("softmax", "regression"), ("uniform", "counts")
 
 
 class SettingError(ValueError):
@@ -128,15 +129,13 @@ class Settings(SimpleNamespace):
 # the batch being trained on (or asked about) is turned into bits and labels.
 
 def length_offset(length, seq_len):
-    """The first code of the strings `length` bits long: 0 for SEQ_LEN bits, then each
-    shorter length's range right after the longer one's."""
+    """The first code of the strings `length` bits long: 0 for SEQ_LEN, each shorter next."""
     return 2 ** (seq_len + 1) - 2 ** (np.asarray(length, dtype=np.int64) + 1)
 
 
 def all_strings(seq_len, seed, min_len=None):
-    """Every string of min_len to seq_len bits (min_len: seq_len if not given) exactly
-    once, as codes, shuffled by seed: int32 array of 2**(seq_len + 1) - 2**min_len codes
-    (2**seq_len of them when every string is seq_len bits long)."""
+    """Every string of min_len (default: seq_len) to seq_len bits once, as codes, shuffled
+    by seed: int32 array of 2**(seq_len + 1) - 2**min_len codes."""
     total = 2 ** (seq_len + 1) - 2 ** (min_len or seq_len)
     rng = np.random.default_rng(seed)
     return rng.permutation(np.arange(total, dtype=np.int32))
@@ -172,11 +171,20 @@ def bits_and_labels(codes, seq_len):
     return bits.astype(np.float32)[:, :, None], labels, lengths.astype(np.int32)
 
 
-def split(numbers, num_examples, validation_examples=0):
-    """The first num_examples strings train, the next validation_examples are held out to
-    watch training on, and all the rest are the test set: (train, validation, test)."""
-    ends = [0, num_examples, num_examples + validation_examples, len(numbers)]
-    return tuple(numbers[a:b] for a, b in zip(ends, ends[1:]))
+def split(numbers, num_examples, validation_examples=0, counts=None, seed=0):
+    """(train, validation, test): the first num_examples strings train, the next
+    validation_examples watch training, all the rest test. Given each string's count of ones
+    (SAMPLING "counts"), the training strings are num_examples // (SEQ_LEN + 1) of each
+    count instead, shuffled by seed: all of a rarer count's, repeated to fill its share, so
+    every count weighs the same in the loss (and has no test strings left)."""
+    if counts is None:
+        ends = [0, num_examples, num_examples + validation_examples, len(numbers)]
+        return tuple(numbers[a:b] for a, b in zip(ends, ends[1:]))
+    share = num_examples // (counts.max() + 1)
+    train = np.random.default_rng(seed).permutation(np.concatenate(
+        [np.resize(numbers[counts == k][:share], share) for k in range(counts.max() + 1)]))
+    rest = numbers[~np.isin(numbers, train)]
+    return train, rest[:validation_examples], rest[validation_examples:]
 
 
 # --- The tutorial's model --------------------------------------------------------------
@@ -358,9 +366,8 @@ def new_session(net):
 # --- Training: the tutorial's loop -----------------------------------------------------
 
 def train_epoch(session, net, numbers, batch_size):
-    """One pass over the training strings, in order, one Adam step per batch.
-    Returns (loss per string, share of strings wrong, number of steps), each batch measured
-    just before its step, so it costs nothing extra."""
+    """One pass over the training strings, in order, one Adam step per batch: (loss per
+    string, share of strings wrong, steps), each batch measured just before its step."""
     if net.loop is not None:  # the same steps, run inside the graph: see "Speed" below
         return train_epoch_in_graph(session, net, numbers, batch_size)
     model = net.model
@@ -404,9 +411,8 @@ def feed(model, inp, out=None, lengths=None):
 
 
 def errors_by(key, wrong, numbers, seq_len):
-    """For each value 0..seq_len of key ("count": of ones; "bits": the length): how many
-    of the strings have it, and how many of those the model counts wrong, from
-    wrong_in(..., numbers). The rare counts (all zeros, all ones) are where to look."""
+    """For each value 0..seq_len of key ("count": of ones; "bits": the length): how many of
+    the strings have it, and how many of those wrong_in(..., numbers) found wrong."""
     values = (ones_in(numbers, seq_len) if key == "count"
               else spelled(numbers, seq_len)[1].astype(np.int64))
     return (np.bincount(values, minlength=seq_len + 1),
@@ -492,8 +498,7 @@ def find_counters(parts, running):
 
 
 def read_exactly(columns, target):
-    """The share of rows whose target a least-squares line (plane) on the columns, rounded
-    to a whole number, gives exactly."""
+    """The share of rows whose target a least-squares line on the columns gives, rounded."""
     design = np.column_stack([columns, np.ones(len(target))])
     fitted = design @ np.linalg.lstsq(design, target, rcond=None)[0]
     return float(np.mean(np.round(fitted) == target))
@@ -541,9 +546,8 @@ def describe_counters(found, sample_size, seq_len, at_end=None):
 
 
 def inspection_rows(string, parts, guesses, found, ranges, shown=3):
-    """The table --inspect prints for one string: a row per bit with the bit, the running
-    count, the model's guess if the string ended there, and the c and h of the units that
-    follow the count most closely (numbers, then one heat character each)."""
+    """The table --inspect prints for one string: per bit, the bit, the running count, the
+    guess had it ended there, and the c and h of the units that count best (heat too)."""
     columns = [(name, int(unit)) for name in found  # (part, unit); h: the same units as c
                for unit in found[f"c{name[1:]}" if f"c{name[1:]}" in found else name].best[:shown]]
     header = " bit ones guess " + "".join(f"{f'{name}[{unit}]':>9}" for name, unit in columns)
@@ -649,11 +653,9 @@ def bits_and_labels_in_graph(codes, seq_len):
 
 
 def build_training_loop(settings, optimizer, rnn):
-    """The tutorial's batch loop as a tf.while_loop over `strings` (the training strings of
-    one session.run, as numbers), their bits and labels made once for all its steps: each
-    step cuts the next batch and runs build_model's `minimize` on it as `data` and
-    `target`. A step starts only once the previous step's update is done, so it sees the
-    new weights."""
+    """The tutorial's batch loop as a tf.while_loop over `strings` (one session.run's, as
+    numbers), their bits and labels made once: each step cuts the next batch and runs
+    build_model's `minimize` on it, only once the previous step's update is done."""
     seq_len = settings.seq_len
     mixed = settings.min_len < seq_len  # strings of several lengths
     with tf.name_scope("train"):
@@ -698,8 +700,7 @@ def train_epoch_in_graph(session, net, numbers, batch_size):
 
 def step_layers(layers, inputs, state):
     """One bit, inputs (n, 1), through the cells, bottom first, from state (a tuple of
-    theirs): (the top one's output, the new state). layer.call is the cell's step alone,
-    with the weights the model already made."""
+    theirs): (the top one's output, the new state); layer.call is the cell's step alone."""
     new_state = []
     for layer, layer_state in zip(layers, state):
         inputs, layer_state = layer.call(inputs, layer_state)
@@ -715,11 +716,9 @@ def output_of(state):
 
 
 def grow_prefixes(layers, state, levels):
-    """Extend every prefix held in `state` by a 0 and by a 1, `levels` times over.
-    layers: the cells, bottom first; state: a tuple of their states, each row one prefix.
-    Returns the states after 0, 1, ..., levels more bits: entry j has prefixes * 2**j rows,
-    row r belonging to prefix r // 2**j followed by the bits of r % 2**j, so rows come out
-    in counting order."""
+    """Extend every prefix in `state` (a tuple of the layers' states, a row per prefix) by a
+    0 and by a 1, `levels` times: the states after 0, 1, ..., levels more bits, entry j with
+    prefixes * 2**j rows, row r prefix r // 2**j and then the bits of r % 2**j."""
     states = [state]
     for _ in range(levels):
         state = tf.nest.map_structure(lambda part: tf.repeat(part, 2, axis=0), state)
@@ -731,11 +730,10 @@ def grow_prefixes(layers, state, levels):
 
 
 def build_prefix_tree(model, settings):
-    """Run the model's cells over every string as a tree of prefixes, about 2 cell steps
-    per string instead of SEQ_LEN: each string's `last`, only the repeated work skipped.
-    Each inner node is itself a shorter string, so strings of every length from MIN_LEN
-    come out of the same tree. The first `top` bits are grown in one run; then each of
-    those prefixes is grown to full length in a run of its own, 2**below <= EVAL_BATCH."""
+    """Run the model's cells over every string as a tree of prefixes, about 2 cell steps per
+    string instead of SEQ_LEN, giving each string's `last` (inner nodes are the shorter
+    strings, from MIN_LEN). The first `top` bits are grown in one run; then each of those
+    prefixes to full length in a run of its own, 2**below <= EVAL_BATCH."""
     seq_len, min_len = settings.seq_len, settings.min_len
     with tf.name_scope("grading"):
         below = min(seq_len, settings.eval_batch.bit_length() - 1)  # 2**below <= EVAL_BATCH
@@ -842,9 +840,8 @@ def read_settings_block(path=__file__):
 
 
 def option_type(name, value):
-    """An argparse type for the setting whose value in the block is `value`: a word on the
-    command line becomes True or False, or a number (whole if written whole), or stays
-    text, as that value is; or a sentence saying why not."""
+    """An argparse type for the setting whose block value is `value`: a word becomes True or
+    False, a number (whole if written whole), or stays text, as that value is."""
     if type(value) not in (bool, int, float, str):
         raise SettingError(f"{name} in the settings block is {value!r}, but a setting must "
                            "be a number, text in quotes, or True or False.")
@@ -907,9 +904,8 @@ def parse_settings(argv):
 
 @contextlib.contextmanager
 def constants_set_to(settings):
-    """For as long as a run lasts, each constant of the settings block holds the value the
-    run uses, so that code reading one by its name (a constant of your own, read in
-    make_cell, say) sees what its --option gave."""
+    """For as long as a run lasts, each constant of the settings block holds the run's value,
+    so code reading one by its name (a constant of your own, say) sees its --option."""
     names = [name for name, _ in read_settings_block()]
     before = {name: globals()[name] for name in names}
     globals().update({name: getattr(settings, name.lower()) for name in names})
@@ -951,9 +947,12 @@ def check_settings(settings):
     check("BATCH_SIZE", int, lambda n: n <= examples and n >= 1,
           f"from 1 to NUM_EXAMPLES ({examples})")
     for name, allowed in (("CELL", CELLS), ("TARGET", TARGETS), ("HEAD", HEADS),
+                          ("SAMPLING", SAMPLINGS),
                           ("UNROLL", ("static", "dynamic")), ("GRADING", ("tree", "batches"))):
         check(name, str, lambda word: word in allowed,
               " or ".join(", ".join(repr(a) for a in allowed).rsplit(", ", 1)))
+    check("NUM_EXAMPLES", int, lambda n: settings.sampling != "counts" or n > seq_len,
+          f"at least SEQ_LEN + 1 ({seq_len + 1}) with SAMPLING 'counts', one of each count")
     for name, one in (("NUM_LAYERS", 1), ("HEAD", "softmax")):
         check(name, type(one), lambda value: settings.cell != "handwired" or value == one,
               f"{one!r} for CELL 'handwired', one LSTM layer and read-out set by hand")
@@ -1026,14 +1025,17 @@ def check_machine_limits(settings):
 CHECKPOINT_FILE = "count_ones_lstm.json"  # in a run's folder: its settings and its epoch
 LOCK_FILE = "count_ones_lstm.lock"  # in a run's folder: held by the run training there
 CHECKPOINT_FORMAT = 3  # 3: a folder per run, every setting that shapes learning recorded
+ADDED_LATER = {"SAMPLING": "uniform"}  # what a run saved before the setting existed used
 SAVED_FILE = re.compile(r"^model-\d+\.(index|data-\d+-of-\d+)$")  # what a save writes
 
 
 def learned(settings):
     """The settings that shape what a run learns, by name: all but CHANGEABLE. MIN_LEN 0
-    reads as SEQ_LEN, and a whole float as its whole number (LEARNING_RATE 1 is 1.0)."""
+    reads as SEQ_LEN, a whole float as its whole number (LEARNING_RATE 1 is 1.0), and a
+    setting at its ADDED_LATER value is left out, as in the runs saved before it existed."""
     values = {name.upper(): value for name, value in vars(settings).items()
-              if name.upper() not in CHANGEABLE and name not in OWN_OPTIONS}
+              if name.upper() not in CHANGEABLE and name not in OWN_OPTIONS
+              and ADDED_LATER.get(name.upper(), ...) != value}
     values["MIN_LEN"] = values["MIN_LEN"] or values["SEQ_LEN"]
     return {name: int(value) if type(value) is float and value.is_integer() else value
             for name, value in values.items()}
@@ -1081,7 +1083,7 @@ def read_checkpoint(folder, settings=None):
 
 def options_for(saved, settings):
     """What turns these settings into those of a saved run: [option or edit per setting]."""
-    mine, theirs = learned(settings), saved["settings"]
+    mine, theirs = {**ADDED_LATER, **learned(settings)}, {**ADDED_LATER, **saved["settings"]}
     words = []
     for name in [*mine, *(name for name in theirs if name not in mine)]:
         if name not in theirs:
@@ -1175,10 +1177,10 @@ def kept_in(directory):
 
 
 def restore(saved, directory, session=None, net=None):
-    """Read every tensor of the saved model (TensorFlow checks each one's checksum), so
-    that a damaged save is named before anything is built; given a session, load it there
-    once each of net's variables is found in the shape its record describes. Raises
-    SettingError, in one sentence, if not; nothing in the folder is changed either way."""
+    """Read every tensor of the saved model (TensorFlow checks their checksums), so that a
+    damaged save is named before anything is built; given a session, load it there once
+    each of net's variables is found in its recorded shape. Raises SettingError, in one
+    sentence, if not; nothing in the folder changes either way."""
     fresh = f"give --fresh to train a new one in {directory}{os.sep}, or another --checkpoint-dir"
     try:
         reader = tf.train.load_checkpoint(saved["prefix"])
@@ -1235,9 +1237,8 @@ def check_writable(name, directory):
 # --- Ctrl-C and TensorBoard ------------------------------------------------------------
 
 class CtrlC:
-    """While active, the first Ctrl-C (or SIGTERM, as a scheduler, `timeout` or a container
-    stop sends) only asks training to stop after the current epoch, so that what is saved
-    is a whole epoch; a second one stops at once. `pressed` names the signal, or is None."""
+    """While active, the first Ctrl-C (SIGTERM, Ctrl-Break) asks training to stop after this
+    epoch, so what is saved is whole; a second stops at once. `pressed` names it, or is None."""
 
     NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", **(  # and Windows's Ctrl-Break
         {signal.SIGBREAK: "Ctrl-Break"} if hasattr(signal, "SIGBREAK") else {})}
@@ -1315,9 +1316,8 @@ def curve(points, height=6, width=50):
 
 
 class Saves:
-    """A run's saving: its folder (None if CHECKPOINT_DIR is empty), the lock it holds
-    there, and the epoch saved last. A save never writes weights that are not numbers,
-    and one that fails stops the run, naming the epoch kept."""
+    """A run's saving: its folder (None if CHECKPOINT_DIR is empty), its lock there, the epoch
+    saved last. A save never writes weights that are not numbers; a failed one stops the run."""
 
     def __init__(self, settings, folder=None, lock=None, saved=None):
         self.settings, self.folder, self.lock = settings, folder, lock
@@ -1364,11 +1364,10 @@ def sample_answer(session, net, sample):
 
 
 def train(session, net, settings, data, first_epoch, saves, log, say):
-    """The tutorial's loop, from first_epoch to EPOCHS: each epoch one Adam step per batch
-    of the training strings and a line of progress; every EVAL_EVERY epochs the error on
-    the watched strings beside the sample's answer; a save every SAVE_EVERY epochs and at
-    the end. Ctrl-C lets the epoch finish and saves it, then raises Stopped. Returns the
-    last epoch and the seconds spent training."""
+    """The tutorial's loop, from first_epoch to EPOCHS: each epoch an Adam step per batch and
+    a line; every EVAL_EVERY epochs the error on the watched strings and the sample's answer;
+    a save every SAVE_EVERY epochs and at the end. Ctrl-C lets the epoch finish and saves it,
+    then raises Stopped. Returns the last epoch and the seconds spent training."""
     epochs = 0 if settings.cell == "handwired" else settings.epochs  # set, not trained
     width, step_times, training_time, epoch = len(str(epochs)), [], 0.0, first_epoch - 1
     with CtrlC() as ctrl_c:
@@ -1407,9 +1406,8 @@ def train(session, net, settings, data, first_epoch, saves, log, say):
 
 
 def report(session, net, settings, test, epoch, say, gradings=()):
-    """The curve of the error at each grading; the tutorial's last line, `Epoch 5000 error
-    0.1%`, with the number of test strings wrong; tables of them by count (and by length);
-    the sample's every probability. Returns the number wrong."""
+    """The curve of the gradings; the tutorial's last line, `Epoch 5000 error 0.1%`, with the
+    number wrong; tables of them by count (and length); the sample's every probability."""
     seq_len = settings.seq_len
     wrong = wrong_in(session, net, test, say)
     points = [*gradings] + ([] if epoch in dict(gradings) else [(epoch, 100 * wrong.mean())])
@@ -1441,17 +1439,20 @@ def report(session, net, settings, test, epoch, say, gradings=()):
 
 
 def train_and_report(settings, folder=None, saved=None, lock=None, out=None, log_dir=None):
-    """Make the data, train (from `saved`, the record in the run's folder, if given), grade
-    and report to out (stdout by default); returns the number of test strings wrong.
-    Raises Stopped after Ctrl-C, or if a save fails or the loss blows up."""
+    """Make the data, train (on from `saved`, the run's record, if given), grade and report to
+    out (stdout); returns the number of test strings wrong, or raises Stopped."""
     def say(line):
         print(line, file=out or sys.stdout, flush=True)
 
     started = time.perf_counter()
     seq_len, min_len = settings.seq_len, settings.min_len or settings.seq_len
     strings = all_strings(seq_len, settings.seed, min_len)
-    train_set, valid, test = split(strings, settings.num_examples, settings.validation_examples)
+    train_set, valid, test = split(strings, settings.num_examples, settings.validation_examples,
+                                   ones_in(strings, seq_len) if settings.sampling == "counts"
+                                   else None, settings.seed)
     held_out = f", {len(valid):,} for validation" if len(valid) else ""
+    different = len(np.unique(train_set))  # fewer if SAMPLING "counts" repeated some
+    held_out = (f" ({different:,} different)" if different < len(train_set) else "") + held_out
     bits = f"{seq_len}" if min_len == seq_len else f"{min_len} to {seq_len}"
     say(f"Data: {len(strings):,} strings of {bits} bits, {len(train_set):,} for training"
         f"{held_out} and {len(test):,} for testing ({time.perf_counter() - started:.2f}s)")

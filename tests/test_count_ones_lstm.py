@@ -113,6 +113,32 @@ def test_default_split_sizes_and_no_string_in_both_sets():
     assert not set(train) & set(test)
 
 
+def test_sampling_by_counts_trains_on_each_count_alike_and_tests_on_all_the_rest():
+    strings = col.all_strings(8, seed=3)
+    counts = col.ones_in(strings, 8)
+    train, validation, test = col.split(strings, 95, 5, counts, seed=3)
+    assert np.bincount(col.ones_in(train, 8)).tolist() == [10] * 9  # 95 // 9 of each count
+    for rare in (0, 1, 8):  # fewer strings than its share: all of them, repeated
+        assert set(train[col.ones_in(train, 8) == rare]) == set(strings[counts == rare])
+    assert len(validation) == 5 and not set(validation) & set(train)
+    assert sorted([*np.unique(train), *validation, *test]) == list(range(256))  # all, once
+    assert np.array_equal(train, col.split(strings, 95, 5, counts, seed=3)[0])
+    assert not np.array_equal(train, col.split(strings, 95, 5, counts, seed=4)[0])
+
+
+def test_a_run_sampled_by_counts_shows_each_count_and_its_table_says_which_it_trained_whole(
+        capsys):
+    assert col.main(["--seq-len", "10", "--num-examples", "220", "--batch-size", "22",
+                     "--epochs", "100", "--eval-every", "100", "--sampling", "counts",
+                     "--head", "regression", "--learning-rate", "0.01", "--checkpoint-dir="]) == 0
+    out = capsys.readouterr().out
+    assert "220 for training (162 different) and 862 for testing" in out
+    assert "Epoch 100 error 0.0% (0 of 862 test strings wrong)" in out  # every string right
+    rows = re.findall(r"^ +(\d+) +([\d,]+) +(\d+) +(-|[\d.]+%)$", out, re.MULTILINE)
+    assert [row for row in rows if row[3] == "-"] == [  # all of theirs were trained on
+        ("0", "0", "0", "-"), ("1", "0", "0", "-"), ("9", "0", "0", "-"), ("10", "0", "0", "-")]
+
+
 def test_a_validation_split_takes_strings_from_the_test_set_only():
     numbers = col.all_strings(12, seed=0)
     train, validation, test = col.split(numbers, 300, validation_examples=500)
@@ -528,7 +554,8 @@ def test_each_setting_that_shapes_learning_makes_a_run_of_its_own(tmp_path, caps
             (["--head", "regression"], "--head softmax"),
             (["--learning-rate", "0.01"], "--learning-rate 0.001"),
             (["--batch-size", "20"], "--batch-size 10"),
-            (["--num-examples", "30"], "--num-examples 40")):
+            (["--num-examples", "30"], "--num-examples 40"),
+            (["--sampling", "counts"], "--sampling uniform")):
         capsys.readouterr()
         # the first run differs from these settings in one, so it is named first
         refused(TINY + where + change + ["--predict", "010110"], capsys,
@@ -545,7 +572,8 @@ def test_each_setting_that_shapes_learning_makes_a_run_of_its_own(tmp_path, caps
     assert col.main(TINY + where + ["--epochs", "3"]) == 0  # the first settings again
     assert capsys.readouterr().out.startswith(
         f"Continuing the run saved in {first}{os.sep} from epoch 2 (on to epoch 3;")
-    assert sorted(col.read_checkpoint(str(run))["epoch"] for run in made) == [1] * 8 + [3]
+    assert sorted(col.read_checkpoint(str(run))["epoch"] for run in made) == [1] * 9 + [3]
+    assert "SAMPLING" not in col.read_checkpoint(str(first))["settings"]  # as saved before it
 
 
 def test_settings_that_only_say_how_long_and_how_fast_continue_the_same_run(tmp_path, capsys):
