@@ -326,8 +326,8 @@ def build_graph(settings=None, probe=False, **changes):
     net.model is build_model()'s graph: it answers, grades, and trains when STEPS_PER_RUN is
     1; net.loop (STEPS_PER_RUN > 1) and net.tree (GRADING "tree") are the speed work below;
     net.probe (if probe) keeps the cells' state after every bit, for --inspect."""
-    block = {name.lower(): globals()[name] for name, _ in read_settings_block()}  # as they stand
-    settings = Settings(**{**(vars(settings) if settings else block), **changes})
+    settings = Settings(**{**(vars(settings) if settings else {  # the block's, as they stand
+        name.lower(): globals()[name] for name, _ in read_settings_block()}), **changes})
     settings.min_len = settings.min_len or settings.seq_len  # 0: every string SEQ_LEN long
     plain = settings.unroll == "dynamic" and settings.towers == 1
     rnn = tf1.nn.dynamic_rnn if plain else fast_rnn(settings.unroll, settings.towers)
@@ -1625,16 +1625,16 @@ def main(argv=None):
     try:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
         check_settings(settings)
-        log = settings.log_dir and log_folder(settings)  # named from the block as written
+        log = settings.predict is None and settings.log_dir and log_folder(settings)
         settings.min_len = settings.min_len or settings.seq_len  # 0 means SEQ_LEN
-        with constants_set_to(settings):
+        with constants_set_to(settings):  # (log: named from the block as written, above)
+            if log:
+                check_writable("LOG_DIR", log)
             if settings.predict is not None:
                 predict_saved(settings)
             elif settings.inspect is not None:
                 inspect_saved(settings, log)
             else:
-                if log:
-                    check_writable("LOG_DIR", log)
                 folder = run_folder(settings) if settings.checkpoint_dir else None
                 if folder:  # one run per folder, before anything is read from it
                     check_writable("CHECKPOINT_DIR", folder)
