@@ -1,9 +1,6 @@
-"""Teach an LSTM to count the ones in a binary string: the classic TF1 beginner tutorial,
-runnable today through TensorFlow 2's tf.compat.v1 (placeholders, LSTMCell, dynamic_rnn,
-a Session), on the CPU.
-
-Every string of SEQ_LEN bits is made once and shuffled; the first NUM_EXAMPLES train a
-24-unit LSTM with a softmax over the counts 0..SEQ_LEN, and all the others test it.
+"""The classic TF1 tutorial's LSTM that learns to count the ones in binary strings, run on
+today's TensorFlow (tf.compat.v1: placeholders, LSTMCell, dynamic_rnn, a Session), on the
+CPU: all 2**SEQ_LEN strings, NUM_EXAMPLES to train on, the others to test.
 
     python count_ones_lstm.py                # the full run: 5000 epochs, about 6 minutes
     python count_ones_lstm.py --epochs 50    # any setting below, changed for one run
@@ -11,9 +8,7 @@ Every string of SEQ_LEN bits is made once and shuffled; the first NUM_EXAMPLES t
     python count_ones_lstm.py --predict 01101001100101101001   # ask the trained model
     python count_ones_lstm.py --inspect 01101001100101101001   # watch it count, bit by bit
 
-You will see a line per epoch, the test error every EVAL_EVERY epochs, and a last line in
-the tutorial's shape: Epoch 5000 error 0.1%. Edit a setting and run again for a new run, in
-a folder of its own in CHECKPOINT_DIR; the same settings again (or after Ctrl-C) continue.
+Edited settings make a new run in a folder of its own; the same ones again continue it.
 """
 import sys  # first, so that a slip in the settings below (CELL = gru) is one sentence, status 2
 if sys.version_info < (3, 10):  # TensorFlow 2.21 is made for Python 3.10 to 3.13 only
@@ -62,7 +57,7 @@ CHANGEABLE = ("EPOCHS", "EVAL_EVERY", "CHECKPOINT_DIR", "SAVE_EVERY", "LOG_DIR",
               "UNROLL", "TOWERS", "STEPS_PER_RUN", "GRADING", "EVAL_BATCH")
 
 import argparse, ast, contextlib, errno, hashlib, io, json, os, re  # noqa: E401, E402
-import signal, time, tokenize, warnings  # noqa: E401, E402
+import signal, stat, time, tokenize, warnings  # noqa: E401, E402
 from importlib.util import find_spec  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
 
@@ -85,15 +80,22 @@ import numpy as np  # noqa: E402
 with warnings.catch_warnings():  # with no fcntl (a Unix without it), it warns that it falls
     warnings.simplefilter("ignore")  # back on a marker file, which it clears if its run died
     import filelock  # noqa: E402
-sys.stderr.flush()  # on import, TensorFlow's C++ side reports the absent GPU on stderr:
-saved_stderr, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-os.dup2(devnull, 2)  # send it to /dev/null for as long as the import takes
+devnull = os.open(os.devnull, os.O_WRONLY)
+while devnull <= 2:  # a stream the caller closed (`>&-`): /dev/null stands in, so that no file
+    devnull = os.open(os.devnull, os.O_WRONLY)  # the run opens takes its number
+sys.stderr and sys.stderr.flush()  # on import, TensorFlow's C++ side reports the absent GPU
+saved_stderr = os.dup(2)  # on stderr: send it to /dev/null for as long as the import takes
+os.dup2(devnull, 2)
 try:
     import tensorflow as tf  # noqa: E402
+except KeyboardInterrupt:
+    tf = None
 finally:
     os.dup2(saved_stderr, 2)
     os.close(saved_stderr)
-    os.close(devnull)
+if tf is None:  # Ctrl-C while it loaded: nothing was read or written yet
+    sys.exit(print("count_ones_lstm.py: stopped by Ctrl-C while TensorFlow loaded.",
+                   file=sys.stderr) or 130)
 
 tf1 = tf.compat.v1
 MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
@@ -106,27 +108,21 @@ class SettingError(ValueError):
 
 
 class Stopped(Exception):
-    """Stopped(what is kept, exit status): stopped by Ctrl-C or SIGTERM (130, 143, as a shell
-    reports either), or as the run could not save or its loss blew up (1)."""
-    status = property(lambda self: self.args[1])
+    """Stopped(what is kept, exit status): by Ctrl-C (130), SIGTERM (143), or else (1)."""
 
 
 class Settings(SimpleNamespace):
-    """One run's settings by lower-case name (settings.seq_len); reading one that the
-    settings block no longer has is a SettingError naming it."""
+    """One run's settings by lower-case name; one the block no longer has is a SettingError."""
 
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        raise SettingError(f"{name.upper()} is missing from the settings block; put its line "
-                           "back.")
+        raise SettingError(f"{name.upper()} is missing from the settings block; put it back.")
 
 
 # --- Data ------------------------------------------------------------------------------
-# A string is kept as one number, its code (4 bytes, not the 164 of its float bits and
-# one-hot label at 20 bits): the number it spells, most significant bit first; shorter
-# strings (MIN_LEN) take the next range of codes, from length_offset(L) for length L. Only
-# the batch being trained on (or asked about) is turned into bits and labels.
+# A string is kept as its code, the number it spells (shorter ones, MIN_LEN, take the next
+# codes, from length_offset); only a batch at a time is turned into bits and labels.
 
 def length_offset(length, seq_len):
     """The first code of the strings `length` bits long: 0 for SEQ_LEN, each shorter next."""
@@ -134,8 +130,8 @@ def length_offset(length, seq_len):
 
 
 def all_strings(seq_len, seed, min_len=None):
-    """Every string of min_len (default: seq_len) to seq_len bits once, as codes, shuffled
-    by seed: int32 array of 2**(seq_len + 1) - 2**min_len codes."""
+    """Every string of min_len (default: seq_len) to seq_len bits once, as int32 codes,
+    shuffled by seed."""
     total = 2 ** (seq_len + 1) - 2 ** (min_len or seq_len)
     rng = np.random.default_rng(seed)
     return rng.permutation(np.arange(total, dtype=np.int32))
@@ -160,10 +156,9 @@ def ones_in(codes, seq_len):
 
 
 def bits_and_labels(codes, seq_len):
-    """Strings as codes -> what the tutorial feeds to `data` and `target`, and lengths.
-    bits: float32 (n, seq_len, 1), one bit per time step, most significant bit first, a
-    shorter string padded with zeros after its last bit; labels: float32 one-hot
-    (n, seq_len + 1), a 1 at the string's number of ones; lengths: int32 (n,)."""
+    """Codes (n,) -> what the tutorial feeds to `data` and `target`, and lengths: bits
+    (n, seq_len, 1), high bit first, a shorter string padded with zeros; one-hot labels
+    (n, seq_len + 1); lengths (n,)."""
     numbers, lengths = spelled(codes, seq_len)
     shifts = lengths[:, None] - 1 - np.arange(seq_len)            # high bit first
     bits = np.where(shifts >= 0, (numbers[:, None] >> np.maximum(shifts, 0)) & 1, 0)
@@ -172,11 +167,9 @@ def bits_and_labels(codes, seq_len):
 
 
 def split(numbers, num_examples, validation_examples=0, counts=None, seed=0):
-    """(train, validation, test): the first num_examples strings train, the next
-    validation_examples watch training, all the rest test. Given each string's count of ones
-    (SAMPLING "counts"), the training strings are num_examples // (SEQ_LEN + 1) of each
-    count instead, shuffled by seed: all of a rarer count's, repeated to fill its share, so
-    every count weighs the same in the loss (and has no test strings left)."""
+    """(train, validation, test): the first num_examples strings, the next validation_examples,
+    the rest. Given counts of ones (SAMPLING "counts"), the training strings are as many of
+    each count, a rarer count's all taken and repeated, so each weighs the same in the loss."""
     if counts is None:
         ends = [0, num_examples, num_examples + validation_examples, len(numbers)]
         return tuple(numbers[a:b] for a, b in zip(ends, ends[1:]))
@@ -190,13 +183,9 @@ def split(numbers, num_examples, validation_examples=0, counts=None, seed=0):
 # --- The tutorial's model --------------------------------------------------------------
 
 def make_cell(kind, num_hidden):
-    """One layer's TF1 cell. Each step reads [input, previous output] side by side.
-    lstm: kernel (inputs + hidden, 4 * hidden), bias (4 * hidden,): four gates; its state
-          is (c, h), each (batch, hidden), and its output is h.
-    gru:  a gates kernel (inputs + hidden, 2 * hidden) and a candidate kernel (inputs +
-          hidden, hidden), each with a bias; its state is its output, (batch, hidden).
-    rnn:  kernel (inputs + hidden, hidden), bias (hidden,): h = tanh([x, h] W + b).
-    handwired: an LSTM whose weights set_handwired() writes, below."""
+    """One layer's TF1 cell; each step reads [input, previous output]. An LSTM's state is (c, h)
+    and its output h; a GRU's and a plain RNN's state is its output. "handwired": an LSTM
+    whose weights set_handwired() writes."""
     if kind in ("lstm", "handwired"):
         return tf1.nn.rnn_cell.LSTMCell(num_hidden, state_is_tuple=True)
     if kind == "gru":
@@ -206,12 +195,11 @@ def make_cell(kind, num_hidden):
 
 def build_model(settings, data=None, target=None, lengths=None, optimizer=None,
                 dynamic_rnn=tf1.nn.dynamic_rnn):
-    """The tutorial's graph, line for line, in its order; returns its tensors by name.
-    settings: by lower-case name. data and target (and lengths, for strings shorter than
-    SEQ_LEN) are placeholders made here unless given as tensors (as the loop in the graph
-    gives them). Calls in one graph share the variables, and Adam's state if given one
-    `optimizer`. The speed settings pass a stand-in for dynamic_rnn (see "Speed"); every
-    other line runs as written, whatever the settings."""
+    """The tutorial's graph, line for line, in its order; returns its tensors by name. data and
+    target (and lengths, for mixed lengths) are placeholders unless given as tensors (by the
+    loop in the graph); calls in one graph share the variables (and Adam's, given
+    `optimizer`). The speed settings pass a stand-in for dynamic_rnn; every other line runs
+    as written."""
     seq_len, num_hidden, head = settings.seq_len, settings.num_hidden, settings.head
     num_classes = seq_len + 1  # a string holds 0, 1, ..., seq_len ones
     # The cells' kernels start Glorot-uniform, TF1's default, drawn from SEED alone, so that
@@ -271,29 +259,23 @@ def build_model(settings, data=None, target=None, lengths=None, optimizer=None,
 
 
 # --- Other framings: TARGET "every" and HEAD "regression" ------------------------------
-# Two proposals from the tutorial's readers. TARGET "every" asks for the running count
-# after every bit, so each training string also teaches its prefixes (the loss summed over
-# the bits). HEAD "regression" answers one number, trained with squared error against the
-# count and read rounded. Either way the error is the tutorial's: whole strings wrong.
+# Two of the tutorial's readers' proposals: the running count taught after every bit, and
+# one number for an answer (squared error, read rounded). The error is still whole strings.
 
 def rounded(numbers):
-    """The nearest whole number to each (halves round up), as int32: the regression head's
-    count. NumPy's counterpart is counts_from()."""
+    """The nearest whole number to each (halves up), as int32: the regression head's count."""
     return tf.cast(tf.floor(numbers + 0.5), tf.int32)
 
 
 def running_counts(data):
-    """The ones seen up to and with each bit, (batch, seq_len, 1) -> (batch, seq_len): the
-    count TARGET "every" asks for after each bit, read from the bits themselves."""
+    """The ones seen up to and with each bit: (batch, seq_len, 1) -> (batch, seq_len)."""
     return tf.cumsum(data[:, :, 0], axis=1)
 
 
 def other_loss(settings, prediction, target, val, data, lengths, weight, bias):
-    """The loss of the other framings, summed over the batch (and over the bits).
-    "last": the last bit only, as the tutorial: (prediction - count)^2, the regression's
-    squared error. "every": the head is applied to the outputs after every bit, val
-    (SEQ_LEN, batch, hidden), against the running count there: the ones in data up to that
-    bit (batch, SEQ_LEN). Bits after a string's length are padding and add nothing."""
+    """The loss of the other framings, summed over the batch: "last", the squared error of the
+    regression; "every", the head on the outputs after every bit against the running count
+    there, padding bits left out."""
     head = settings.head
     if settings.target == "last":
         count = tf.cast(tf.argmax(target, 1), tf.float32)  # (batch,)
@@ -321,11 +303,9 @@ def counts_from(prediction, head):
 
 
 def build_graph(settings=None, probe=False, **changes):
-    """The tutorial's model in a tf.Graph of its own, with what the speed settings add beside
-    it: settings, a run's or the block's; `changes` override some (build_graph(seq_len=6)).
-    net.model is build_model()'s graph: it answers, grades, and trains when STEPS_PER_RUN is
-    1; net.loop (STEPS_PER_RUN > 1) and net.tree (GRADING "tree") are the speed work below;
-    net.probe (if probe) keeps the cells' state after every bit, for --inspect."""
+    """The tutorial's model in a tf.Graph of its own, and what the speed settings add beside
+    it: settings, a run's or the block's, `changes` overriding some. net.model is
+    build_model()'s; net.loop, net.tree are the speed work; net.probe is for --inspect."""
     settings = Settings(**{**(vars(settings) if settings else {  # the block's, as they stand
         name.lower(): globals()[name] for name, _ in read_settings_block()}), **changes})
     settings.min_len = settings.min_len or settings.seq_len  # 0: every string SEQ_LEN long
@@ -366,8 +346,8 @@ def new_session(net):
 # --- Training: the tutorial's loop -----------------------------------------------------
 
 def train_epoch(session, net, numbers, batch_size):
-    """One pass over the training strings, in order, one Adam step per batch: (loss per
-    string, share of strings wrong, steps), each batch measured just before its step."""
+    """One pass over the training strings, an Adam step per batch: (loss per string, share
+    wrong, steps), each batch measured just before its step."""
     if net.loop is not None:  # the same steps, run inside the graph: see "Speed" below
         return train_epoch_in_graph(session, net, numbers, batch_size)
     model = net.model
@@ -385,8 +365,8 @@ def train_epoch(session, net, numbers, batch_size):
 # --- Grading and prediction ------------------------------------------------------------
 
 def wrong_in(session, net, numbers, say=print):
-    """Which of the strings (given as codes) the model counts wrong: bool (n,), read from
-    build_model's `mistakes`, the tutorial's `sess.run(error, ...)` string by string."""
+    """Which of the strings (codes) the model counts wrong, bool (n,): build_model's
+    `mistakes`, the tutorial's `sess.run(error, ...)` string by string."""
     if net.tree is not None:  # every string at once, sharing prefixes: see "Speed" below
         wrong = wrong_by_tree(session, net, numbers[:TREE_CHECK])
         if wrong is not None:
@@ -404,15 +384,14 @@ def wrong_in(session, net, numbers, say=print):
 
 
 def feed(model, inp, out=None, lengths=None):
-    """The feed dict for the tutorial's placeholders: data, target if given, and lengths
-    if the model reads strings of mixed lengths."""
+    """The feed dict for the tutorial's placeholders: data, target if given, lengths if used."""
     return {model.data: inp, **({} if out is None else {model.target: out}),
             **({} if model.lengths is None else {model.lengths: lengths})}
 
 
 def errors_by(key, wrong, numbers, seq_len):
-    """For each value 0..seq_len of key ("count": of ones; "bits": the length): how many of
-    the strings have it, and how many of those wrong_in(..., numbers) found wrong."""
+    """For each value 0..seq_len of key ("count" of ones, "bits" of length): how many strings
+    have it, and how many of those are wrong."""
     values = (ones_in(numbers, seq_len) if key == "count"
               else spelled(numbers, seq_len)[1].astype(np.int64))
     return (np.bincount(values, minlength=seq_len + 1),
@@ -420,25 +399,21 @@ def errors_by(key, wrong, numbers, seq_len):
 
 
 def predict(session, net, strings):
-    """The model's `prediction` for strings of 0s and 1s: the probability of each count,
-    (len(strings), seq_len + 1), or with HEAD "regression" the number, (len(strings),)."""
+    """The model's `prediction` for strings of 0s and 1s: each count's probability, (n,
+    seq_len + 1), or with HEAD "regression" the number, (n,)."""
     inp, _, lengths = bits_and_labels(np.array([code_of(s, net.seq_len) for s in strings]),
                                       net.seq_len)
     return session.run(net.model.prediction, feed(net.model, inp, lengths=lengths))
 
 
 # --- Looking inside: what the cell's state does while it counts (--inspect) ------------
-# An LSTM can count because its cell state c is not squashed between steps: a unit of c can
-# step up for each 1 and hold for each 0, while its output h = o * tanh(c) stays in (-1, 1),
-# as a GRU's or plain RNN's whole state does. build_state_probe() keeps every state, bit by
-# bit; find_counters() measures which units follow the running count.
+# An LSTM's cell state c is not squashed between steps, so a unit of c can step up for each
+# 1 and hold for each 0; the probe keeps every state, find_counters() finds such units.
 
 def build_state_probe(model, seq_len):
-    """The model's cells stepped bit by bit over `bits` (n, seq_len, 1), keeping what the
-    tutorial's dynamic_rnn throws away: the state after every bit, for every layer.
-    Returns parts: {name: (n, seq_len, hidden)}, named "c1", "h1" (layer 1's cell state
-    and output; a GRU or plain RNN has only "h1"), "c2", ...; and guesses (n, seq_len):
-    the most probable count if the string ended after each bit."""
+    """The model's cells stepped bit by bit over `bits`, keeping what dynamic_rnn throws away:
+    parts {"c1", "h1", "c2", ...: (n, seq_len, hidden)}, each layer's state after every bit
+    (a GRU or plain RNN has only h), and guesses (n, seq_len), the count had it ended there."""
     with tf.name_scope("probe"):
         bits = tf1.placeholder(tf.float32, [None, seq_len, 1], name="bits")
         state = tuple(layer.zero_state(tf.shape(bits)[0], tf.float32)
@@ -463,8 +438,7 @@ def build_state_probe(model, seq_len):
 
 
 def states_along(session, net, numbers):
-    """Run the probe on strings given as numbers: ({part: (n, seq_len, hidden)}, guesses
-    (n, seq_len), running counts (n, seq_len): the ones seen up to and with each bit)."""
+    """The probe run on strings given as numbers: (parts, guesses, running counts)."""
     inp, _, _ = bits_and_labels(np.asarray(numbers), net.seq_len)
     parts, guesses = session.run([net.probe.parts, net.probe.guesses],
                                  {net.probe.bits: inp})
@@ -472,11 +446,9 @@ def states_along(session, net, numbers):
 
 
 def find_counters(parts, running):
-    """How closely each unit of each part follows the running count over the strings and bits
-    given: per part, correlation (hidden,) of each unit's value with the count; step
-    (hidden,), its move per 1 (the fitted line's slope); exact (hidden,), the share of bits
-    where that line, rounded, gives the count (1.0: a clean counter); best, the units best
-    first; pair, the share the best unit and its best partner give; together, all units'."""
+    """How closely each unit follows the running count, per part: correlation, step (the
+    fitted line's slope per 1), exact (the share of bits where that line, rounded, gives the
+    count), best (units, best first), pair (the best two units'), together (all units')."""
     target = running.reshape(-1)
     found = {}
     for name, values in parts.items():
@@ -508,8 +480,7 @@ HEAT = " .:-=+*#%@"  # from a unit's value at the lowest counts it sees to the h
 
 
 def heat(value, low, high, rising=True):
-    """One character for value on the scale low..high (high..low if not rising, for a unit
-    that falls as the count grows), so that a hotter character always means more ones."""
+    """One character for value on low..high (reversed if not rising), hotter for more ones."""
     if high <= low:
         return HEAT[0]
     share = np.clip((value - low) / (high - low), 0, 1)
@@ -520,8 +491,7 @@ COUNTS_CLEANLY = 0.99  # a unit whose value alone gives the count at this share 
 
 
 def describe_counters(found, sample_size, seq_len, at_end=None):
-    """The finder's result in a line per part, and a verdict; at_end, if given, is
-    find_counters() on the last bit alone, where the read-out looks."""
+    """The finder's result, a line per part, and a verdict; at_end: the same at the last bit."""
     lines = [f"Units that follow the running count, over {sample_size:,} strings x "
              f"{seq_len} bits (exact: how often a line through its value gives the count):"]
     for name, part in found.items():
@@ -546,8 +516,8 @@ def describe_counters(found, sample_size, seq_len, at_end=None):
 
 
 def inspection_rows(string, parts, guesses, found, ranges, shown=3):
-    """The table --inspect prints for one string: per bit, the bit, the running count, the
-    guess had it ended there, and the c and h of the units that count best (heat too)."""
+    """--inspect's table for one string: per bit, the bit, the running count, the guess, and
+    the c and h of the units that count best (heat too)."""
     columns = [(name, int(unit)) for name in found  # (part, unit); h: the same units as c
                for unit in found[f"c{name[1:]}" if f"c{name[1:]}" in found else name].best[:shown]]
     header = " bit ones guess " + "".join(f"{f'{name}[{unit}]':>9}" for name, unit in columns)
@@ -565,12 +535,9 @@ def inspection_rows(string, parts, guesses, found, ranges, shown=3):
 
 
 # --- A counter set by hand: CELL "handwired" -------------------------------------------
-# An LSTMCell whose weights the script writes instead of training them, the plainest proof
-# that one unit is enough to count. Unit 0's input, forget and output gates are held open
-# (bias 30: the sigmoid is 1.0 in float32) and its candidate is COUNTER_STEP for a 1 and 0
-# for a 0, so c grows by COUNTER_STEP per 1 and holds for each 0: h = tanh(c) after k ones
-# is the same h_k for every string with k ones (the other units stay 0). Count k's logit,
-# SHARPNESS * (2 h_k h - h_k^2), is largest for the h_k nearest h.
+# An LSTMCell with weights written, not trained: unit 0's gates held open (bias 30), its
+# candidate COUNTER_STEP for a 1, so c grows by COUNTER_STEP per 1 and h = tanh(c) after k
+# ones is h_k; count k's logit, SHARPNESS * (2 h_k h - h_k^2), is largest for h_k nearest h.
 
 COUNTER_STEP = 1 / 32  # c after k ones is k / 32: at most 0.75 at 24 bits, where tanh is not flat
 SHARPNESS = 1e5  # makes the nearest count's probability 1.000; any value > 0 counts right
@@ -600,21 +567,15 @@ def set_handwired(session, net):
 
 
 # --- Speed: each piece wraps the tutorial's model and can be switched off by its setting ---
-# Three ways the script goes faster than the tutorial, none changing what is computed but
-# for float32 rounding (tests/test_same_learning.py checks it step by step), and none
-# skipping a line of build_model, which trains and grades as written at every setting:
-# - UNROLL "static" and TOWERS: a stand-in for the dynamic_rnn call, one copy of the cell
-#   per bit, the batch cut into parts run on both cores.
-# - STEPS_PER_RUN: the batch loop in the graph, many Adam steps (build_model calls) a run.
-# - GRADING "tree": strings that begin alike share the cell's work up to where they part,
-#   and build_model's lines from `last` on judge each string.
+# None changes what is computed but for float32 rounding (tests/test_same_learning.py), nor
+# skips a line of build_model: UNROLL and TOWERS stand in for the dynamic_rnn call; with
+# STEPS_PER_RUN the batch loop runs in the graph; GRADING "tree" shares prefixes' work.
 
 def fast_rnn(unroll, towers):
-    """A stand-in for tf1.nn.dynamic_rnn, called the same way, returning the same val (batch,
-    SEQ_LEN, hidden) and state faster: the batch cut into `towers` parts that share the
-    weights but no operation, run side by side; "static" unrolls each into one copy of the
-    cell per bit, dynamic_rnn's arithmetic with far less control flow. val is assembled time
-    first and transposed, so TensorFlow drops that transpose and build_model's, its inverse."""
+    """A stand-in for tf1.nn.dynamic_rnn, called the same way, returning the same val and
+    state faster: the batch cut into `towers` parts run side by side, each "static"-ally
+    unrolled into a copy of the cell per bit. val is made time first and transposed, so
+    TensorFlow drops that transpose and build_model's, its inverse."""
     def rnn(cell, data, sequence_length=None, dtype=tf.float32):
         size = tf.shape(data)[0]
         bounds = [size * k // towers for k in range(towers + 1)]
@@ -637,8 +598,7 @@ def fast_rnn(unroll, towers):
 
 
 def bits_and_labels_in_graph(codes, seq_len):
-    """bits_and_labels() as TensorFlow operations: an int32 tensor of codes (n,) -> bits
-    (n, seq_len, 1) and one-hot labels (n, seq_len + 1), both float32, and lengths (n,)."""
+    """bits_and_labels() as TensorFlow operations on an int32 tensor of codes."""
     starts = length_offset(np.arange(seq_len - 1, 0, -1), seq_len)  # lengths seq_len - 1..1
     shorter = tf.cast(codes[:, None] >= tf.constant(starts, tf.int32)[None, :], tf.int32)
     lengths = seq_len - tf.reduce_sum(shorter, 1)                          # (n,)
@@ -653,9 +613,8 @@ def bits_and_labels_in_graph(codes, seq_len):
 
 
 def build_training_loop(settings, optimizer, rnn):
-    """The tutorial's batch loop as a tf.while_loop over `strings` (one session.run's, as
-    numbers), their bits and labels made once: each step cuts the next batch and runs
-    build_model's `minimize` on it, only once the previous step's update is done."""
+    """The tutorial's batch loop as a tf.while_loop over one session.run's `strings`: each
+    step runs build_model's `minimize` on the next batch, after the previous step's update."""
     seq_len = settings.seq_len
     mixed = settings.min_len < seq_len  # strings of several lengths
     with tf.name_scope("train"):
@@ -699,8 +658,7 @@ def train_epoch_in_graph(session, net, numbers, batch_size):
 
 
 def step_layers(layers, inputs, state):
-    """One bit, inputs (n, 1), through the cells, bottom first, from state (a tuple of
-    theirs): (the top one's output, the new state); layer.call is the cell's step alone."""
+    """One bit, inputs (n, 1), through the cells from state: (the top output, the new state)."""
     new_state = []
     for layer, layer_state in zip(layers, state):
         inputs, layer_state = layer.call(inputs, layer_state)
@@ -709,16 +667,14 @@ def step_layers(layers, inputs, state):
 
 
 def output_of(state):
-    """The top layer's output, read from a state tuple (one entry per layer): an LSTM's
-    output is its h; a GRU's or plain RNN's output is its whole state."""
+    """The top layer's output in a state tuple: an LSTM's h, else its whole state."""
     top = state[-1]
     return top.h if isinstance(top, tf1.nn.rnn_cell.LSTMStateTuple) else top
 
 
 def grow_prefixes(layers, state, levels):
-    """Extend every prefix in `state` (a tuple of the layers' states, a row per prefix) by a
-    0 and by a 1, `levels` times: the states after 0, 1, ..., levels more bits, entry j with
-    prefixes * 2**j rows, row r prefix r // 2**j and then the bits of r % 2**j."""
+    """Extend every prefix in `state` (a row each) by a 0 and a 1, `levels` times: the states
+    after 0..levels more bits, entry j with row r holding prefix r // 2**j, then r % 2**j."""
     states = [state]
     for _ in range(levels):
         state = tf.nest.map_structure(lambda part: tf.repeat(part, 2, axis=0), state)
@@ -730,9 +686,8 @@ def grow_prefixes(layers, state, levels):
 
 
 def build_prefix_tree(model, settings):
-    """Run the model's cells over every string as a tree of prefixes, about 2 cell steps per
-    string instead of SEQ_LEN, giving each string's `last` (inner nodes are the shorter
-    strings, from MIN_LEN). The first `top` bits are grown in one run; then each of those
+    """The model's cells over every string as a tree of prefixes, about 2 steps a string, not
+    SEQ_LEN, giving each string's `last`: the first `top` bits in one run, then each of those
     prefixes to full length in a run of its own, 2**below <= EVAL_BATCH."""
     seq_len, min_len = settings.seq_len, settings.min_len
     with tf.name_scope("grading"):
@@ -754,8 +709,7 @@ def build_prefix_tree(model, settings):
 
 
 def each_prefix(session, net, fetch):
-    """Run the top of the tree once, then `fetch` (tensors of the tree's lower part) for
-    each of its prefixes in counting order: yields (prefix number, fetched values)."""
+    """Run the tree's top once, then `fetch` for each of its prefixes: yields (i, values)."""
     tops = tf.nest.flatten(session.run(net.tree.top_state))  # one row per prefix
     slots = tf.nest.flatten(net.tree.prefix)
     for i in range(len(tops[0])):
@@ -766,11 +720,9 @@ TREE_CHECK = 1000  # strings on which each grading by tree checks itself against
 
 
 def wrong_by_tree(session, net, sample):
-    """wrong_in() for every string of every length, indexed by its code: the tree's `last` for
-    each string is fed to build_model's `last`, with its one-hot `target`, so build_model's
-    own lines from `last` on judge every string. None (grading then feeds build_model) if
-    the tree's `last` for the `sample` strings is not build_model's own (an edited line) or
-    those lines read more than `last` and `target`."""
+    """wrong_in() for every string, by code: the tree's `last` is fed to build_model's `last`,
+    so its own lines from there judge every string. None if the tree's `last` for `sample`
+    is not build_model's (an edited line), or those lines read more than `last`, `target`."""
     model, seq_len = net.model, net.seq_len
     wrong = np.zeros(2 ** (seq_len + 1) - 2 ** net.settings.min_len, bool)
     sample = np.sort(sample)
@@ -808,10 +760,8 @@ OWN_OPTIONS = ("help", "fresh", "predict", "inspect")  # options that are not se
 
 
 def read_settings_block(path=__file__):
-    """[(name, help text)] for each setting in the block at the top of the script, in order.
-    Read with Python's own parser and tokenizer, so any way of writing a line counts:
-    spacing, quotes, 5_000, a comment or none. Raises SettingError for a line of the block
-    that is not a setting."""
+    """[(name, help text)] of each setting in the block, in order, read with Python's own
+    parser, so any way of writing a line counts; SettingError for a line that is no setting."""
     with open(path, encoding="utf-8") as source:
         text = source.read()
     lines = text.splitlines()
@@ -840,8 +790,7 @@ def read_settings_block(path=__file__):
 
 
 def option_type(name, value):
-    """An argparse type for the setting whose block value is `value`: a word becomes True or
-    False, a number (whole if written whole), or stays text, as that value is."""
+    """An argparse type for a setting: a word becomes what the block's `value` is."""
     if type(value) not in (bool, int, float, str):
         raise SettingError(f"{name} in the settings block is {value!r}, but a setting must "
                            "be a number, text in quotes, or True or False.")
@@ -867,8 +816,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def parse_settings(argv):
-    """Turn command-line words into Settings, starting from the values the settings block
-    gives; the block's own lines make the options, their help and their defaults."""
+    """Command-line words -> Settings; the block's lines make the options and their defaults."""
     parser = OneLineParser(
         description="Train an LSTM to count the ones in binary strings (TF1 graph API).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -886,16 +834,13 @@ def parse_settings(argv):
             value, bool) else dict(metavar=name)  # --name alone means true
         parser.add_argument("--" + option, dest=name.lower(), type=option_type(name, value),
                             default=value, help=meaning or name, **switch)
-    parser.add_argument(
-        "--fresh", action="store_true",
-        help="start this run over at epoch 1, replacing its save when it first saves")
-    parser.add_argument(
-        "--predict", nargs="+", metavar="STRING",
-        help="do not train: print the saved model's count for each string of 0s and 1s")
-    parser.add_argument(
-        "--inspect", nargs="+", metavar="STRING",
-        help="do not train: find the saved model's units that follow the count, and show "
-             "them bit by bit for each string")
+    parser.add_argument("--fresh", action="store_true", help="start this run over at epoch 1; "
+                        "what its folder held is moved into a folder there, before-fresh-N")
+    for option, meaning in (("predict", "print the saved model's count for each string of 0s "
+                             "and 1s"), ("inspect", "find the saved model's units that follow "
+                                         "the count, and show them bit by bit for each string")):
+        parser.add_argument("--" + option, nargs="+", metavar="STRING",
+                            help="do not train: " + meaning)
     known, unknown = parser.parse_known_args(argv)
     if unknown:  # argparse words an unknown option in its own way; say it in ours
         raise SettingError(f"Unknown option {unknown[0]!r}; see --help for the options.")
@@ -904,8 +849,7 @@ def parse_settings(argv):
 
 @contextlib.contextmanager
 def constants_set_to(settings):
-    """For as long as a run lasts, each constant of the settings block holds the run's value,
-    so code reading one by its name (a constant of your own, say) sees its --option."""
+    """While a run lasts, each constant of the block holds the run's value (its --option)."""
     names = [name for name, _ in read_settings_block()]
     before = {name: globals()[name] for name in names}
     globals().update({name: getattr(settings, name.lower()) for name in names})
@@ -919,12 +863,13 @@ KINDS = {int: "a whole number", float: "a number", str: "text in quotes, like \"
 
 
 def check_settings(settings):
-    """Raise SettingError, in one sentence, for the first of the script's settings that
-    cannot work: missing from the block, of the wrong kind, or out of its range."""
+    """Raise SettingError, in one sentence, for the first setting that cannot work."""
     def check(name, kind, fits=lambda value: True, wanted=""):
         value = getattr(settings, name.lower())
         if type(value) is not kind and not (kind is float and type(value) is int):
             raise SettingError(f"{name} is {value!r}, but it must be {KINDS[kind]}.")
+        if kind is int and abs(value) >= 2**31:
+            raise SettingError(f"{name} is {value}, more than the {2**31 - 1:,} it may be.")
         if not fits(value):
             raise SettingError(f"{name} is {value!r}, but it must be {wanted}.")
         return value
@@ -958,8 +903,9 @@ def check_settings(settings):
               f"{one!r} for CELL 'handwired', one LSTM layer and read-out set by hand")
     check("SAMPLE", str, lambda word: word and not set(word) - {"0", "1"},
           "a non-empty string of 0s and 1s")
-    for name in ("CHECKPOINT_DIR", "LOG_DIR"):
-        check(name, str)
+    check("CHECKPOINT_DIR", str, lambda path: not set("[*?") & set(path), "a path without [, * "
+          "or ?, which TensorFlow's reader takes for a pattern")
+    check("LOG_DIR", str)
     check_machine_limits(settings)
 
 
@@ -983,8 +929,7 @@ def memory_of_machine():
 
 
 def check_machine_limits(settings):
-    """Raise SettingError, naming the limit, for settings that would take the machine down
-    (a graph that takes many minutes to build, a model that does not fit in memory)."""
+    """SettingError, naming the limit, for settings that would take the machine down."""
     cores = os.cpu_count() or 1
     if settings.towers > 4 * cores:
         raise SettingError(f"TOWERS is {settings.towers}, but this machine has {cores} cores "
@@ -1004,35 +949,35 @@ def check_machine_limits(settings):
     # Weights and Adam's two moments, a gradient for each copy of the cell (dynamic_rnn
     # adds its up as it goes), and each copy's gates and state kept for the way back.
     gradients = settings.towers * settings.seq_len if static else 2
-    training = (4 * weights * (3 + gradients)
-                + 4 * settings.batch_size * settings.seq_len * settings.num_layers
-                * (gates + 3) * hidden)
-    grading = 4 * 2 * settings.eval_batch * settings.num_layers * (gates + 3) * hidden
-    needed, available = max(training, grading), memory_of_machine()
+    kept = 4 * settings.num_layers * (gates + 3) * hidden  # per string and bit
+    batch, grading = kept * settings.batch_size * settings.seq_len, kept * 2 * settings.eval_batch
+    needed, available = max(4 * weights * (3 + gradients) + batch, grading), memory_of_machine()
     if available and needed > available:
         raise SettingError(
             f"NUM_HIDDEN {hidden} with NUM_LAYERS {settings.num_layers} makes {weights:,} "
             f"weights, which would take about {needed / 2**30:,.0f} GiB of memory to train "
             f"and grade, more than the {available / 2**30:.0f} GiB this machine has; use "
-            "fewer units.")
+            + ("a smaller EVAL_BATCH." if grading == needed else "a smaller BATCH_SIZE."
+               if 2 * batch > needed else "fewer units."))
 
 
 # --- Runs and checkpoints -------------------------------------------------------------
-# Each set of the settings that shape learning trains in a folder of its own in
-# CHECKPOINT_DIR, named after them; a save there is TensorFlow's own format plus a small
-# JSON record of those settings and the epoch reached.
+# Each set of the settings that shape learning has a folder in CHECKPOINT_DIR: TensorFlow's
+# saves there, and a JSON record of those settings and the epoch saved.
 
 CHECKPOINT_FILE = "count_ones_lstm.json"  # in a run's folder: its settings and its epoch
 LOCK_FILE = "count_ones_lstm.lock"  # in a run's folder: held by the run training there
+WRITES_FILE = "count_ones_lstm.saves"  # in a run's folder: which saves there are its own
+ASIDE = re.compile(r"^before-fresh-\d+$")  # in a run's folder: what was there before --fresh
+TEMPORARY = re.compile(r"^(count_ones_lstm\.(json|saves)|checkpoint)\.\d+\.tmp$")  # write_whole's
 CHECKPOINT_FORMAT = 3  # 3: a folder per run, every setting that shapes learning recorded
 ADDED_LATER = {"SAMPLING": "uniform"}  # what a run saved before the setting existed used
-SAVED_FILE = re.compile(r"^model-\d+\.(index|data-\d+-of-\d+)$")  # what a save writes
+FRESH = "give --fresh (which moves what is there aside) or another --checkpoint-dir"
 
 
 def learned(settings):
-    """The settings that shape what a run learns, by name: all but CHANGEABLE. MIN_LEN 0
-    reads as SEQ_LEN, a whole float as its whole number (LEARNING_RATE 1 is 1.0), and a
-    setting at its ADDED_LATER value is left out, as in the runs saved before it existed."""
+    """The settings that shape what a run learns (all but CHANGEABLE), as a record holds them:
+    MIN_LEN 0 as SEQ_LEN, a whole float as whole, a setting at its ADDED_LATER value left out."""
     values = {name.upper(): value for name, value in vars(settings).items()
               if name.upper() not in CHANGEABLE and name not in OWN_OPTIONS
               and ADDED_LATER.get(name.upper(), ...) != value}
@@ -1042,42 +987,77 @@ def learned(settings):
 
 
 def run_folder(settings):
-    """The folder of the run that these settings make, CHECKPOINT_DIR/run-<8 hex digits
-    drawn from the settings that shape learning>: the same whenever they come back."""
+    """CHECKPOINT_DIR/run-<8 hex digits drawn from learned(settings)>: a run's own folder."""
     drawn = hashlib.sha256(json.dumps(learned(settings), sort_keys=True).encode()).hexdigest()
     return os.path.join(settings.checkpoint_dir, f"run-{drawn[:8]}")
 
 
+def plain_file(path):
+    """Whether a file is at path; SettingError for anything else there (a folder, a link, a
+    FIFO), which this script never writes and must not wait on."""
+    with contextlib.suppress(FileNotFoundError):
+        mode = os.lstat(path).st_mode
+        if stat.S_ISREG(mode):
+            return True
+        kind = "a folder" if stat.S_ISDIR(mode) else "a link" if stat.S_ISLNK(mode) else "a FIFO"
+        raise SettingError(f"{path} is {kind}, where this script keeps a file; move it away "
+                           "or give another --checkpoint-dir.")
+    return False
+
+
+def read_json(path, size=65536):
+    """The JSON at path (None if no file): ValueError if longer than `size` or nested too deep."""
+    if not plain_file(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read(size + 1)
+        return json.loads(text if len(text) <= size else "too long")
+    except OSError as problem:
+        raise SettingError(f"{path} cannot be read ({reason(problem)}).") from None
+    except RecursionError:
+        raise ValueError from None
+
+
 def read_checkpoint(folder, settings=None):
-    """The record of the model saved in a run's folder, or None if there is none; given
-    settings, the record must be theirs. Raises SettingError, in one sentence, if not."""
+    """The record of the model saved in a run's folder, or None; given settings, it must be
+    theirs. SettingError, in one sentence, if not: its settings are checked like the command's."""
     path = os.path.join(folder, CHECKPOINT_FILE)
     try:
-        with open(path, encoding="utf-8") as record:
-            saved = json.load(record)
-        complete = (type(saved["epoch"]) is int and saved["epoch"] >= 0
-                    and saved["checkpoint"] == f"model-{saved['epoch']}"
-                    and type(saved["settings"]) is dict)
-    except FileNotFoundError:
-        return None
-    except OSError as problem:
-        raise SettingError(f"{path} cannot be read ({problem.strerror}).") from None
-    except (ValueError, KeyError, TypeError):  # not JSON, or not the shape it should be
-        complete = False
-    if not complete:
-        raise SettingError(f"{path} is not a checkpoint record this script wrote; move it "
-                           f"away or give another --checkpoint-dir.")
+        saved = read_json(path)
+        if saved is None:
+            return None
+        if not (type(saved["epoch"]) is int and saved["epoch"] >= 0
+                and saved["checkpoint"] == f"model-{saved['epoch']}"
+                and type(saved["settings"]) is dict):
+            raise ValueError
+        if saved.get("format") == CHECKPOINT_FORMAT:
+            check_settings(Settings(**{**vars(parse_settings([])), **{
+                name.lower(): value for name, value in saved["settings"].items()}}))
+    except SettingError as problem:
+        if str(problem).startswith(path):
+            raise
+        raise SettingError(f"{path} records settings no run can have ({problem}".rstrip(".")
+                           + f"); {FRESH}.") from None
+    except (ValueError, KeyError, TypeError, AttributeError):  # not the shape it should be
+        raise SettingError(f"{path} is not a checkpoint record this script wrote; "
+                           f"{FRESH}.") from None
     if saved.get("format") != CHECKPOINT_FORMAT:
-        raise SettingError(f"The model saved in {folder}{os.sep} was written by another "
-                           "version of this script: give --fresh to train a new one there, or "
-                           "another --checkpoint-dir.")
+        newer = type(saved.get("format")) is int and saved["format"] > CHECKPOINT_FORMAT
+        raise SettingError(f"The model saved in {folder}{os.sep} was written by "
+                           f"{'a newer' if newer else 'an older'} version of this script; "
+                           f"{FRESH}.")
     if settings is not None and saved["settings"] != learned(settings):
         raise SettingError(f"{path} records other settings than those of the run whose folder "
-                           "it is in (edited, or moved here?); move it away or give --fresh.")
+                           f"it is in (edited, or moved here?); {FRESH}.")
     saved["prefix"] = os.path.join(folder, saved["checkpoint"])
-    if not os.path.exists(saved["prefix"] + ".index"):
+    files = [plain_file(os.path.join(folder, file)) and file  # special files refused
+             for file in files_of(folder, [saved["checkpoint"]])]
+    if saved["checkpoint"] + ".index" not in files:
+        if (read_json(path) or saved)["epoch"] != saved["epoch"]:  # a run there saved anew
+            return read_checkpoint(folder, settings)
         raise SettingError(f"{path} names the checkpoint {saved['prefix']}, which is missing; "
-                           "give --fresh to start over.")
+                           f"{FRESH}.")
     return saved
 
 
@@ -1096,8 +1076,8 @@ def options_for(saved, settings):
 
 
 def other_runs(settings):
-    """A few words on the runs saved in CHECKPOINT_DIR other than this one, the nearest
-    first: the options that ask each, and its epoch ("" if there are none)."""
+    """The runs saved in CHECKPOINT_DIR but this one, nearest first: the options that ask each,
+    and its epoch ("" if none)."""
     runs, directory = [], settings.checkpoint_dir
     for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
         folder = os.path.join(directory, name)
@@ -1114,47 +1094,80 @@ def other_runs(settings):
     return f"{len(runs)} other run{'s' if len(runs) > 1 else ''}: {listed}{more}"
 
 
-def save_checkpoint(session, net, directory, settings, epoch, lock=None):
-    """Save every variable as of `epoch`, then point the record (and TensorFlow's `checkpoint`
-    file) at it and drop older saves. The record is replaced in one step once the new save
-    is whole; if writing fails before (a full disk, a folder gone), what was written of the
-    new save is removed and the error raised: the record still names the previous save.
-    `lock`, the run's lock_folder(), tells whether the folder is still the one it locked."""
+def files_of(directory, names):
+    """The files of the saves named: model-20.index, model-20.data-*, a killed run's *tempstate*."""
+    return [file for file in os.listdir(directory)
+            if file.startswith(tuple(name + "." for name in names))]
+
+
+def write_whole(path, text):
+    """Replace the file at path by text in one step: written beside it, renamed over it (for up
+    to 3 s, as Windows refuses while a reader has it open)."""
+    temporary = f"{path}.{os.getpid()}.tmp"  # a killed run's is removed by check_folder
+    try:
+        with open(temporary, "w", encoding="utf-8") as out:
+            out.write(text)
+        for wait in [0.1] * 30 + [0]:
+            with contextlib.suppress(PermissionError if wait else ()):
+                return os.replace(temporary, path)
+            time.sleep(wait)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
+
+
+def own_saves(directory):
+    """The saves WRITES_FILE lists as this script's own, and the one the record named then."""
+    with contextlib.suppress(ValueError, TypeError, AttributeError, KeyError):
+        manifest = read_json(os.path.join(directory, WRITES_FILE)) or {"names": []}
+        return [name for name in manifest["names"] if re.fullmatch(r"model-\d+", name)], (
+            manifest.get("record"))
+    return [], None
+
+
+def forget(directory, keep, names):
+    """Remove the files of the saves named, but keep's; while one stays (a reader has it open,
+    on Windows), WRITES_FILE goes on naming them for the next save to remove."""
+    for file in files_of(directory, set(names) - {keep}):
+        with contextlib.suppress(PermissionError):
+            os.remove(os.path.join(directory, file))
+    manifest = os.path.join(directory, WRITES_FILE)
+    if files_of(directory, set(names) - {keep}):
+        write_whole(manifest, json.dumps({"record": keep, "names": sorted(names)}))
+    elif os.path.exists(manifest):
+        os.remove(manifest)
+
+
+def save_checkpoint(session, net, directory, settings, epoch, lock=None, previous=None):
+    """Save every variable as of `epoch` (WRITES_FILE naming the save first, so that a killed
+    run's is known as its own), point the record (then TensorFlow's `checkpoint`) at it in
+    one step, and remove `previous`, the save it named. If writing fails before (a full disk,
+    a folder gone), what was written is removed and the error raised: the record still names
+    the previous save. `lock`, lock_folder()'s, tells whether the folder is the one locked."""
     name = f"model-{epoch}"
-    path = os.path.join(directory, CHECKPOINT_FILE)
-    temporary = f"{path}.{os.getpid()}.tmp"  # this process's own
-    temporary_name = os.path.basename(temporary)
     record = {"format": CHECKPOINT_FORMAT, "checkpoint": name, "epoch": epoch,
               "settings": learned(settings)}
+    ours = sorted({*own_saves(directory)[0], name} | ({previous} if previous else set()))
     try:
         if not os.path.isdir(directory):  # removed during the run: the save would make it anew
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
+        write_whole(os.path.join(directory, WRITES_FILE),
+                    json.dumps({"record": previous, "names": ours}))
         net.saver.save(session, os.path.join(directory, "model"), global_step=epoch,
                        write_meta_graph=False, write_state=False)
         if lock and not os.path.samestat(os.fstat(lock.fileno()), os.stat(lock.name)):
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))  # made anew
-        with open(temporary, "w", encoding="utf-8") as out:
-            json.dump(record, out, indent=1)
-        for wait in [0.1] * 30 + [0]:  # for 3 s, Windows refuses while a reader has it open
-            with contextlib.suppress(PermissionError if wait else ()):
-                os.replace(temporary, path)  # the record changes in one step, whole
-                break
-            time.sleep(wait)
+        write_whole(os.path.join(directory, CHECKPOINT_FILE), json.dumps(record, indent=1))
     except (OSError, ValueError, tf.errors.OpError) as problem:
         if not os.path.isdir(directory):  # removed during the run (TensorFlow's ValueError)
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)) from problem
-        for left in os.listdir(directory):
-            if left.startswith((name + ".", name + "_temp")) or left == temporary_name:
-                os.remove(os.path.join(directory, left))
+        forget(directory, previous, ours)  # what was written of the new save, WRITES_FILE
         raise
-    # For TensorFlow's tools (tf.train.latest_checkpoint): the same save, named relative
-    # to the folder, written to a temporary file and renamed like the record.
-    prefix = os.path.join(directory, name)
-    tf1.train.update_checkpoint_state(directory, prefix, all_model_checkpoint_paths=[prefix])
-    for old in os.listdir(directory):  # one a reader has open (on Windows) goes next time
-        if SAVED_FILE.match(old) and not old.startswith(name + "."):
-            with contextlib.suppress(PermissionError):
-                os.remove(os.path.join(directory, old))
+    with contextlib.suppress(OSError):  # for TensorFlow's tools (tf.train.latest_checkpoint)
+        write_whole(os.path.join(directory, "checkpoint"), "".join(
+            f'{key}: "{name}"\n' for key in ("model_checkpoint_path", "all_model_checkpoint_paths")))
+    forget(directory, name, ours)
 
 
 def reason(problem):
@@ -1177,11 +1190,9 @@ def kept_in(directory):
 
 
 def restore(saved, directory, session=None, net=None):
-    """Read every tensor of the saved model (TensorFlow checks their checksums), so that a
-    damaged save is named before anything is built; given a session, load it there once
-    each of net's variables is found in its recorded shape. Raises SettingError, in one
-    sentence, if not; nothing in the folder changes either way."""
-    fresh = f"give --fresh to train a new one in {directory}{os.sep}, or another --checkpoint-dir"
+    """Read every tensor of the save (TensorFlow checks their checksums), so a damaged one is
+    named before anything is built; given a session, load it there once each of net's
+    variables is found in its recorded shape. SettingError, in one sentence, if not."""
     try:
         reader = tf.train.load_checkpoint(saved["prefix"])
         stored = {name: list(reader.get_tensor(name).shape)
@@ -1191,7 +1202,7 @@ def restore(saved, directory, session=None, net=None):
             if stored.get(name) != shape:
                 raise SettingError(f"The checkpoint {saved['prefix']} holds {name} as "
                                    f"{stored.get(name, 'nothing')}, not the {shape} its "
-                                   f"record describes; {fresh}.")
+                                   f"record describes; {FRESH}.")
         if session:
             net.saver.restore(session, saved["prefix"])
     except (tf.errors.OpError, ValueError, IndexError) as problem:  # the reader's kinds
@@ -1199,14 +1210,14 @@ def restore(saved, directory, session=None, net=None):
             raise
         raise SettingError(f"The checkpoint {saved['prefix']} cannot be read "
                            f"({type(problem).__name__}): it is damaged or incomplete; "
-                           f"{fresh}.") from None
+                           f"{FRESH}.") from None
 
 
 def lock_folder(directory):
-    """Hold a lock on directory until this process ends, however it ends (the system, or
-    filelock, lets go of it), so that no second run trains into the same folder. Returns the
-    lock file, open; raises SettingError if another run holds it or it cannot be taken."""
+    """Hold a lock on directory until this process ends, however it ends, so that no second
+    run trains there: returns the lock file, open; SettingError if it cannot be had."""
     path = os.path.join(directory, LOCK_FILE)
+    plain_file(path)
     lock = filelock.FileLock(path, timeout=0.2)  # time to clear a marker a killed run left
     try:
         lock.acquire()
@@ -1221,39 +1232,78 @@ def lock_folder(directory):
     return handle
 
 
+def check_folder(directory, saved, fresh=False):
+    """Before a run trains in its (locked) folder: with --fresh, move what is there into a new
+    before-fresh-N and return its name. Else clean what a killed run left (temporary files;
+    saves WRITES_FILE lists that a record does not name) and raise SettingError, naming
+    them, for files left that this script did not write or has no record of."""
+    def listed(*skipped):
+        return sorted(name for name in os.listdir(directory)
+                      if name not in skipped and not ASIDE.match(name))
+    try:
+        if fresh and listed(LOCK_FILE):
+            aside = next(f"before-fresh-{n}" for n in range(1, 10**6)
+                         if not os.path.exists(os.path.join(directory, f"before-fresh-{n}")))
+            os.mkdir(os.path.join(directory, aside))
+            for name in listed(LOCK_FILE):
+                os.replace(os.path.join(directory, name), os.path.join(directory, aside, name))
+            return aside
+        for name in filter(TEMPORARY.match, listed()):
+            os.remove(os.path.join(directory, name))
+        names, recorded = own_saves(directory)
+        if saved or not recorded:  # (if its record is lost, they are not known to be its own)
+            forget(directory, saved and saved["checkpoint"], names)
+        plain_file(os.path.join(directory, "checkpoint"))
+        own = files_of(directory, [*names, saved["checkpoint"]]) if saved else []
+        strangers = [name for name in listed(LOCK_FILE, CHECKPOINT_FILE, WRITES_FILE, *own)
+                     if not name.startswith(".") and not (saved and name == "checkpoint")]
+    except OSError as problem:
+        raise SettingError(f"Making {directory}{os.sep} ready for the run failed "
+                           f"({reason(problem)}); its last save is as it was.") from None
+    if strangers:  # (but .DS_Store and the like)
+        more = f" and {len(strangers) - 3} more" if len(strangers) > 3 else ""
+        raise SettingError(f"{directory}{os.sep} holds {', '.join(strangers[:3])}{more}, which "
+                           f"this script did not write or has no record of; {FRESH}.")
+
+
 def check_writable(name, directory):
-    """Make directory if needed; raise SettingError if the script could not write there,
-    so that a run never trains for minutes and then fails to save."""
+    """Make directory if needed; SettingError if no file can be written there, before training."""
     try:
         os.makedirs(directory, exist_ok=True)
-        writable = os.access(directory, os.W_OK | os.X_OK)
+        probe = os.path.join(directory, f"count_ones_lstm.json.{os.getpid()}.tmp")
+        with open(probe, "w", encoding="utf-8") as file:
+            file.write("{}")
+        os.remove(probe)
     except OSError as problem:
-        raise SettingError(f"{name} is {directory!r}, which cannot be made into a folder "
-                           f"({problem.strerror}).") from None
-    if not writable:
-        raise SettingError(f"{name} is {directory!r}, a folder this script may not write in.")
+        raise SettingError(f"{name} is {directory!r}, where this script cannot write a file "
+                           f"({reason(problem)}).") from None
 
 
 # --- Ctrl-C and TensorBoard ------------------------------------------------------------
 
+def complain(text):
+    """Say text on stderr, in the script's one line (on stdout if it is closed, or nowhere)."""
+    with contextlib.suppress(OSError):
+        print(f"count_ones_lstm.py: {text}", file=sys.stderr, flush=True)
+
+
 class CtrlC:
-    """While active, the first Ctrl-C (SIGTERM, Ctrl-Break) asks training to stop after this
-    epoch, so what is saved is whole; a second stops at once. `pressed` names it, or is None."""
+    """While active, Ctrl-C (SIGTERM, Ctrl-Break), or press(why), asks training to stop after this
+    epoch, which is then saved. `pressed` names the first that asked; a second changes
+    nothing (raised in a TensorFlow call, it could abort the process)."""
 
     NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", **(  # and Windows's Ctrl-Break
         {signal.SIGBREAK: "Ctrl-Break"} if hasattr(signal, "SIGBREAK") else {})}
+    pressed = None
 
     def __enter__(self):
-        self.pressed = None
         self.previous = {number: signal.signal(number, self.press) for number in self.NAMES}
         return self
 
-    def press(self, signum, frame):
-        if self.pressed:
-            raise KeyboardInterrupt
-        self.pressed = self.NAMES[signum]
-        print(f"count_ones_lstm.py: {self.pressed}: stopping after this epoch "
-              "(send it again to stop at once).", file=sys.stderr, flush=True)
+    def press(self, signum, frame=None):  # a signal's number, or why it stops
+        if not self.pressed:
+            self.pressed = self.NAMES.get(signum, signum)
+            complain(f"{self.pressed}: stopping after this epoch, which is then saved.")
 
     def __exit__(self, *exc):
         for number, handler in self.previous.items():
@@ -1261,37 +1311,51 @@ class CtrlC:
 
 
 class Scalars:
-    """A run's numbers: its error at each grading, for the curve it ends with, and (given a
-    folder, the run's own in LOG_DIR) every number for TensorBoard, with its settings for
-    the HParams tab. A run continued from epoch N drops what it had logged from N on."""
+    """A run's numbers: its error at each grading, for its curve, and (given its folder in
+    LOG_DIR) every number for TensorBoard, its settings for the HParams tab; a run continued
+    from epoch N drops what was logged from N on. If a write fails (a full disk, the folder
+    gone), logging stops with one line and the run goes on."""
 
-    def __init__(self, folder, graph, settings, first_epoch=1):
-        self.writer, self.gradings = None, []
-        if folder:
+    def __init__(self, folder, graph=None, settings=None, first_epoch=1):
+        self.gradings, self.file = [], None
+        self.path = folder and os.path.join(folder, f"events.out.tfevents.{time.time():.0f}.py")
+        self.write(file_version="brain.Event:2")
+        if graph:
+            self.write(graph_def=graph.as_graph_def().SerializeToString())
+            self.write(step=first_epoch, session_log=tf1.SessionLog(status=tf1.SessionLog.START))
+        if settings and folder:
             from tensorboard.plugins.hparams.summary_v2 import hparams_pb
-            with graph.as_default():  # TF1's writer refuses to start in eager mode
-                self.writer = tf1.summary.FileWriter(folder, graph)
-            self.writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START),
-                                        first_epoch)
-            self.writer.add_summary(hparams_pb({name.upper(): value for name, value in vars(
-                settings).items() if name not in OWN_OPTIONS}).SerializeToString())
+            self.write(summary=tf1.Summary.FromString(hparams_pb({
+                name.upper(): value for name, value in vars(settings).items()
+                if name not in OWN_OPTIONS}).SerializeToString()))
+
+    def write(self, close=False, **event):
+        try:
+            if self.file and not os.path.exists(self.path):
+                raise FileNotFoundError(errno.ENOENT, "its folder was removed")
+            if self.path:
+                self.file = self.file or tf.io.TFRecordWriter(self.path)
+                if event:
+                    self.file.write(tf1.Event(wall_time=time.time(), **event).SerializeToString())
+                self.file.close() if close else self.file.flush()
+        except (OSError, tf.errors.OpError) as problem:
+            complain(f"TensorBoard's log {self.path} cannot be written ({reason(problem)}); "
+                     "logging stops here, the run goes on.")
+            self.path = self.file = None
 
     def add(self, epoch, **values):
         self.gradings += [(epoch, value) for tag, value in values.items()
                           if tag.endswith("_error") and tag != "train_error"]
-        if self.writer:
-            self.writer.add_summary(tf1.Summary(value=[
-                tf1.Summary.Value(tag=tag, simple_value=value) for tag, value in values.items()
-            ]), epoch)
+        self.write(step=epoch, summary=tf1.Summary(value=[
+            tf1.Summary.Value(tag=tag, simple_value=value) for tag, value in values.items()]))
 
     def close(self):
-        if self.writer:
-            self.writer.close()
+        self.write(close=True)
 
 
 def log_folder(settings):
-    """The folder in LOG_DIR where a run logs: the options that make its settings from the
-    settings block as written (call it before constants_set_to), and its run's digits."""
+    """LOG_DIR/<the options that make these settings from the block as written>-<run digits>
+    (call it before constants_set_to)."""
     written = vars(parse_settings([]))
     name = re.sub(r"[^\w.=,+-]+", "_", ",".join(
         f"{name.replace('_', '-')}={value}" for name, value in vars(settings).items()
@@ -1301,8 +1365,7 @@ def log_folder(settings):
 
 
 def curve(points, height=6, width=50):
-    """Lines of a plain-text chart of (epoch, error in %) points, the error on a log scale
-    (0% drawn at the bottom row)."""
+    """A plain-text chart of (epoch, error in %) points on a log scale (0% at the bottom)."""
     epochs, errors = np.array(points, dtype=np.float64).T
     logs = np.log10(np.maximum(errors, min(errors[errors > 0], default=1) / 2))
     top, bottom = logs.max(), min(logs.min(), logs.max() - 1e-6)
@@ -1316,8 +1379,8 @@ def curve(points, height=6, width=50):
 
 
 class Saves:
-    """A run's saving: its folder (None if CHECKPOINT_DIR is empty), its lock there, the epoch
-    saved last. A save never writes weights that are not numbers; a failed one stops the run."""
+    """A run's saving: its folder (None: not saved), lock, last epoch saved. It never writes
+    weights that are not numbers; a failed save stops the run."""
 
     def __init__(self, settings, folder=None, lock=None, saved=None):
         self.settings, self.folder, self.lock = settings, folder, lock
@@ -1331,7 +1394,8 @@ class Saves:
                           f"{self.settings.learning_rate:g} may be too large); nothing was "
                           f"saved: {kept_in(self.folder)}.", 1)
         try:
-            save_checkpoint(session, net, self.folder, self.settings, epoch, self.lock)
+            save_checkpoint(session, net, self.folder, self.settings, epoch, self.lock,
+                            None if self.last is None else f"model-{self.last}")
         except (OSError, tf.errors.OpError) as problem:
             raise Stopped(f"Saving epoch {epoch} in {self.folder}{os.sep} failed "
                           f"({reason(problem)}); {kept_in(self.folder)} (fix that, then run the "
@@ -1354,8 +1418,7 @@ def fit_sample(sample, seq_len):
 
 
 def sample_answer(session, net, sample):
-    """The model's answer for the sample string, in a few words: the probability it gives
-    the true count (HEAD "softmax"), or the number it outputs (HEAD "regression")."""
+    """The model's answer for the sample: the true count's probability, or the number."""
     sample = fit_sample(sample, net.seq_len)
     answer, true = predict(session, net, [sample])[0], sample.count("1")
     return (f"sample {sample}: probability {answer[true]:.3f} of its {true} ones"
@@ -1363,14 +1426,14 @@ def sample_answer(session, net, sample):
             f"its {true} ones")
 
 
-def train(session, net, settings, data, first_epoch, saves, log, say):
-    """The tutorial's loop, from first_epoch to EPOCHS: each epoch an Adam step per batch and
-    a line; every EVAL_EVERY epochs the error on the watched strings and the sample's answer;
-    a save every SAVE_EVERY epochs and at the end. Ctrl-C lets the epoch finish and saves it,
-    then raises Stopped. Returns the last epoch and the seconds spent training."""
+def train(session, net, settings, data, first_epoch, saves, log, say, ctrl_c):
+    """The tutorial's loop from first_epoch to EPOCHS: per epoch an Adam step per batch and a
+    line; every EVAL_EVERY the watched error and the sample's answer; a save every SAVE_EVERY
+    and at the end. Ctrl-C (ctrl_c) ends the epoch, saves it, raises Stopped. Returns the last
+    epoch and the seconds spent training."""
     epochs = 0 if settings.cell == "handwired" else settings.epochs  # set, not trained
     width, step_times, training_time, epoch = len(str(epochs)), [], 0.0, first_epoch - 1
-    with CtrlC() as ctrl_c:
+    with ctrl_c:
         while epoch < epochs and not ctrl_c.pressed:
             started = time.perf_counter()
             loss, error, steps = train_epoch(session, net, data.train, settings.batch_size)
@@ -1387,7 +1450,8 @@ def train(session, net, settings, data, first_epoch, saves, log, say):
                 raise Stopped(f"The loss became {loss} at epoch {epoch}: training diverged "
                               f"(LEARNING_RATE {settings.learning_rate:g} may be too large); "
                               f"{kept_in(saves.folder)}.", 1)
-            if epoch % settings.eval_every == 0 and (epoch < epochs or data.watched != "test"):
+            if (epoch % settings.eval_every == 0 and not ctrl_c.pressed
+                    and (epoch < epochs or data.watched != "test")):
                 wrong = int(wrong_in(session, net, data.watch, say).sum())
                 say(f"Epoch {epoch:{width}d}/{epochs} {data.watched} error "
                     f"{100 * wrong / len(data.watch):.3f}% ({wrong:,} of {len(data.watch):,} "
@@ -1396,18 +1460,19 @@ def train(session, net, settings, data, first_epoch, saves, log, say):
                 log.add(epoch, **{f"{data.watched}_error": 100 * wrong / len(data.watch)})
             if epoch % settings.save_every == 0:
                 saves.save(session, net, epoch)
-        saves.save(session, net, epoch)  # the end of training, or the epoch Ctrl-C let finish
+        if epoch >= first_epoch or not ctrl_c.pressed:  # the end, or the epoch Ctrl-C let finish
+            saves.save(session, net, epoch)
     if ctrl_c.pressed:
-        kept = (f"saved in {saves.folder}{os.sep}; run the same command to continue"
-                if saves.folder else "not saved, as CHECKPOINT_DIR is empty")
+        kept = (kept_in(saves.folder) if saves.last is None else f"saved in {saves.folder}"
+                f"{os.sep}; run the same command to continue")
         raise Stopped(f"stopped by {ctrl_c.pressed} after epoch {epoch} of {epochs}; {kept}.",
-                      143 if ctrl_c.pressed == "SIGTERM" else 130)
+                      {"SIGTERM": 143, "Ctrl-C": 130, "Ctrl-Break": 130}.get(ctrl_c.pressed, 1))
     return epoch, training_time
 
 
 def report(session, net, settings, test, epoch, say, gradings=()):
-    """The curve of the gradings; the tutorial's last line, `Epoch 5000 error 0.1%`, with the
-    number wrong; tables of them by count (and length); the sample's every probability."""
+    """The curve; the tutorial's last line, `Epoch 5000 error 0.1%`, with the number wrong;
+    tables by count (and length); the sample's every probability."""
     seq_len = settings.seq_len
     wrong = wrong_in(session, net, test, say)
     points = [*gradings] + ([] if epoch in dict(gradings) else [(epoch, 100 * wrong.mean())])
@@ -1438,13 +1503,23 @@ def report(session, net, settings, test, epoch, say, gradings=()):
     return int(wrong.sum())
 
 
-def train_and_report(settings, folder=None, saved=None, lock=None, out=None, log_dir=None):
-    """Make the data, train (on from `saved`, the run's record, if given), grade and report to
-    out (stdout); returns the number of test strings wrong, or raises Stopped."""
+def train_and_report(settings, folder=None, saved=None, lock=None, out=None, log_dir=None,
+                     heading=None):
+    """Say heading, make the data, train (on from `saved`), grade and report to out (stdout):
+    returns the number wrong, or raises Stopped. An output that fails stops it, as Ctrl-C does."""
+    ctrl_c = CtrlC()
+
     def say(line):
-        print(line, file=out or sys.stdout, flush=True)
+        try:
+            print(line, file=out or sys.stdout, flush=True)
+        except OSError as problem:
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(devnull, sys.stdout.fileno())  # where the rest goes
+            ctrl_c.press(f"its output failing ({reason(problem)})")
 
     started = time.perf_counter()
+    if heading:
+        say(heading)
     seq_len, min_len = settings.seq_len, settings.min_len or settings.seq_len
     strings = all_strings(seq_len, settings.seed, min_len)
     train_set, valid, test = split(strings, settings.num_examples, settings.validation_examples,
@@ -1470,19 +1545,21 @@ def train_and_report(settings, folder=None, saved=None, lock=None, out=None, log
             set_handwired(session, net)
         try:
             epoch, training_time = train(session, net, settings, data, first,
-                                         Saves(settings, folder, lock, saved), log, say)
+                                         Saves(settings, folder, lock, saved), log, say, ctrl_c)
             wrong = report(session, net, settings, test, epoch, say, log.gradings)
             log.add(epoch, test_error=100 * wrong / len(test), training_seconds=training_time)
         finally:
             log.close()
     say(f"Total time {duration(time.perf_counter() - started)}, of which training "
         f"{training_time:.1f}s")
+    if ctrl_c.pressed:  # while it reported, after training
+        raise Stopped(f"stopped by {ctrl_c.pressed} after training; {kept_in(folder)}.", 1)
     return wrong
 
 
-def first_line(settings, folder, saved):
-    """What a run says first: which saved run it continues from which epoch, or that it is
-    a new one, where it saves, and the other runs kept beside it."""
+def first_line(settings, folder, saved, aside=None):
+    """What a run says first: the run it continues and from which epoch, or that it is new,
+    where it saves (and where --fresh put what was there), and the other runs beside it."""
     if not folder:
         return "New run, not saved (CHECKPOINT_DIR is empty)"
     if saved:
@@ -1492,14 +1569,14 @@ def first_line(settings, folder, saved):
                 f"({left}; --fresh starts it over)")
     others = other_runs(settings)
     return (f"{'Starting over (--fresh)' if settings.fresh else 'New run'}, saving in "
-            f"{folder}{os.sep}" + (others and f"; {settings.checkpoint_dir}{os.sep} keeps "
-                                   f"{others}"))
+            f"{folder}{os.sep}" + (f" (what was there is now in {aside}{os.sep})" if aside else "")
+            + (others and f"; {settings.checkpoint_dir}{os.sep} keeps {others}"))
 
 
 @contextlib.contextmanager
 def saved_model(settings, strings, option, probe=False):
-    """The model saved for these settings, restored into a session, once it is found and
-    can read each string (if not: SettingError, in one sentence): yields (net, session)."""
+    """The model saved for these settings in a session, once it is found and can read each
+    string (SettingError, in one sentence, if not): yields (net, session)."""
     folder = run_folder(settings) if settings.checkpoint_dir else None
     saved = folder and read_checkpoint(folder, settings)
     if not saved:
@@ -1513,15 +1590,12 @@ def saved_model(settings, strings, option, probe=False):
     reads = (f"{seq_len}-bit strings" if min_len == seq_len
              else f"strings of {min_len} to {seq_len} bits")
     for string in strings:
-        if not string:
-            raise SettingError(f"{option} was given an empty string; give {reads} of 0s "
-                               "and 1s.")
-        if set(string) - {"0", "1"}:
-            raise SettingError(f"{option} was given {string!r}, which is not made of 0s "
-                               "and 1s only.")
-        if not min_len <= len(string) <= seq_len:
-            raise SettingError(f"{option} was given {string!r}, {len(string)} bits long, but "
-                               f"the model saved in {folder}{os.sep} reads {reads}.")
+        given = ("an empty string" if not string else f"{string!r}, which is not made of 0s "
+                 "and 1s only" if set(string) - {"0", "1"} else f"{string!r}, {len(string)} "
+                 "bits long" if not min_len <= len(string) <= seq_len else "")
+        if given:
+            raise SettingError(f"{option} was given {given}, but the model saved in {folder}"
+                               f"{os.sep} reads {reads} of 0s and 1s.")
     net = build_graph(settings, probe=probe, towers=1, steps_per_run=1, grading="batches")
     with tf1.Session(graph=net.graph) as session:
         while True:  # a run training in the folder may have replaced the save meanwhile
@@ -1530,7 +1604,11 @@ def saved_model(settings, strings, option, probe=False):
                 break
             except SettingError:
                 newer = read_checkpoint(folder, settings)
-                if newer is None or newer["prefix"] == saved["prefix"]:
+                if newer is None:
+                    raise SettingError(f"The model in {folder}{os.sep} was moved away while it "
+                                       "was read (by a --fresh run?); ask again once that run "
+                                       "has saved.") from None
+                if newer["prefix"] == saved["prefix"]:
                     raise
                 saved = newer
         print(f"Model saved in {folder}{os.sep} at epoch {saved['epoch']}: {settings.cell}, "
@@ -1555,8 +1633,8 @@ INSPECT_SAMPLE = 2000  # strings the unit finder measures (every bit of each)
 
 
 def inspect_saved(settings, log=None):
-    """--inspect: find the units that count, then show them bit by bit for each string (and,
-    given a log folder, as pictures and curves for TensorBoard: log_states)."""
+    """--inspect: find the units that count, show them bit by bit for each string (and, given
+    a log folder, log_states)."""
     with saved_model(settings, settings.inspect, "--inspect", probe=True) as (net, session):
         answers = predict(session, net, settings.inspect)
         rng = np.random.default_rng(settings.seed)
@@ -1590,17 +1668,15 @@ def inspect_saved(settings, log=None):
 
 
 def log_states(folder, strings, parts, found, ranges, zoom=8):
-    """For each string, the cell's state after every bit as a picture per part (c1, h1, ...:
-    a row per unit, a column per bit, brighter for more), and the counting units' values as
-    curves over the bits beside the ones counted so far, in TensorBoard's log in folder."""
-    with tf.Graph().as_default():  # TF1's writer refuses to start in eager mode
-        writer = tf1.summary.FileWriter(folder)
+    """Per string, in TensorBoard's log in folder: a picture per part of the state (a row per
+    unit, a column per bit), and the counting units' curves beside the ones counted so far."""
+    writer = Scalars(folder)
     for number, string in enumerate(strings):
         for name, values in parts.items():
             low, high = ranges[name][0].min(), ranges[name][1].max()
             shade = np.clip((values[number, :len(string)].T - low) / (high - low or 1), 0, 1)
             pixels = np.kron(np.uint8(255 * shade), np.ones((zoom, zoom), np.uint8))[..., None]
-            writer.add_summary(tf1.Summary(value=[tf1.Summary.Value(
+            writer.write(summary=tf1.Summary(value=[tf1.Summary.Value(
                 tag=f"inspect {string}/{name}", image=tf1.Summary.Image(
                     height=pixels.shape[0], width=pixels.shape[1], colorspace=1,
                     encoded_image_string=tf.io.encode_png(pixels).numpy()))]))
@@ -1608,16 +1684,16 @@ def log_states(folder, strings, parts, found, ranges, zoom=8):
             traces = {"ones": string[:bit + 1].count("1"), **{
                 f"{name}[{part.best[0]}]": parts[name][number, bit, part.best[0]]
                 for name, part in found.items()}}
-            writer.add_summary(tf1.Summary(value=[
+            writer.write(step=bit + 1, summary=tf1.Summary(value=[
                 tf1.Summary.Value(tag=f"inspect {string}/{tag}", simple_value=value)
-                for tag, value in traces.items()]), bit + 1)
+                for tag, value in traces.items()]))
     writer.close()
 
 
 def main(argv=None):
-    """Run the script with argv (the command line's words by default); returns the exit
-    status: 0 done, 2 a setting it cannot run with, 130 stopped by Ctrl-C, 143 by SIGTERM."""
-    lock = None
+    """Run the script with argv (the command line's by default); returns the exit status: 0
+    done, 2 a setting it cannot run with, 130 Ctrl-C, 143 SIGTERM, 1 stopped otherwise."""
+    lock = folder = None
     tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
     warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
     if hasattr(signal, "SIGBREAK"):  # Windows's Ctrl-Break: outside training, as Ctrl-C does
@@ -1642,23 +1718,23 @@ def main(argv=None):
                 saved = folder and not settings.fresh and read_checkpoint(folder, settings)
                 if saved:
                     restore(saved, folder)
-                print(first_line(settings, folder, saved), flush=True)
-                train_and_report(settings, folder, saved, lock, log_dir=log)
+                aside = folder and check_folder(folder, saved, settings.fresh)
+                train_and_report(settings, folder, saved, lock, log_dir=log,
+                                 heading=first_line(settings, folder, saved, aside))
     except SettingError as problem:
-        print(f"count_ones_lstm.py: {problem}", file=sys.stderr)
+        complain(problem)
         return 2
     except Stopped as stop:
-        print(f"count_ones_lstm.py: {stop.args[0]}", file=sys.stderr)
-        return stop.status
-    except KeyboardInterrupt:
-        print("count_ones_lstm.py: stopped by Ctrl-C; a checkpoint saved earlier is kept.",
-              file=sys.stderr)
+        complain(stop.args[0])
+        return stop.args[1]
+    except KeyboardInterrupt:  # outside training: nothing half-written
+        complain(f"stopped by Ctrl-C; {kept_in(folder)}." if folder else "stopped by Ctrl-C.")
         return 130
     except OSError as problem:  # the reader went away (`... | head`): stop without a traceback
         if not (isinstance(problem, BrokenPipeError)  # Windows says EINVAL, naming no file
                 or problem.errno == errno.EINVAL and problem.filename is None):
             raise
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        os.dup2(devnull, sys.stdout.fileno())
         return 0
     finally:
         if lock is not None:

@@ -315,7 +315,8 @@ def test_a_short_run_on_short_strings_really_learns(cell, num_layers, epochs, fr
 
 def test_a_saved_and_restored_model_predicts_exactly_the_same(tmp_path):
     settings = col.parse_settings(["--seq-len", "6", "--num-examples", "40", "--cell", "gru",
-                                   "--num-layers", "2", "--checkpoint-dir", str(tmp_path)])
+                                   "--num-layers", "2", "--batch-size", "10",
+                                   "--checkpoint-dir", str(tmp_path)])
     numbers = col.all_strings(6, seed=0)
     strings = ["000000", "101101", "111110"]
     net = col.build_graph(seq_len=6, cell="gru", num_layers=2)
@@ -497,8 +498,9 @@ TINY = ["--seq-len", "6", "--num-examples", "40", "--batch-size", "10", "--eval-
 def files_in(directory):
     """Every file in directory with its bytes and modification time, to see that none changed;
     but the lock file, which each run that takes the lock opens anew (filelock truncates it)."""
-    return {path.name: (path.read_bytes(), path.stat().st_mtime_ns)
-            for path in sorted(Path(directory).iterdir()) if path.name != col.LOCK_FILE}
+    return {path.relative_to(directory).as_posix(): (path.read_bytes(), path.stat().st_mtime_ns)
+            for path in sorted(Path(directory).rglob("*"))
+            if path.is_file() and path.name != col.LOCK_FILE}
 
 
 def test_a_second_run_continues_from_the_checkpoint_and_fresh_starts_over(tmp_path, capsys):
@@ -525,13 +527,20 @@ def test_a_second_run_continues_from_the_checkpoint_and_fresh_starts_over(tmp_pa
     assert "(nothing left to train;" in out and " loss " not in out
     assert re.search(r"^Epoch 5 error", out, re.MULTILINE)
 
-    (folder / "model-notes.txt").write_text("not the script's")
+    (folder / "model-notes.txt").write_text("not the script's")  # not trained over
+    assert col.main(TINY + where + ["--epochs", "6"]) == 2 and "model-notes.txt" in capsys.readouterr().err
+    before = files_in(folder)
     assert col.main(TINY + where + ["--epochs", "2", "--fresh"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"Starting over (--fresh), saving in {folder}{os.sep}") and "Epoch 1/2 loss" in out
-    assert sorted(files_in(folder)) == [  # the older save is gone, nothing else
-        "checkpoint", "count_ones_lstm.json", "model-2.data-00000-of-00001", "model-2.index",
-        "model-notes.txt"]
+    assert out.startswith(f"Starting over (--fresh), saving in {folder}{os.sep} (what was there "
+                          f"is now in before-fresh-1{os.sep})") and "Epoch 1/2 loss" in out
+    assert sorted(files_in(folder)) == [  # the older save set aside, whole
+        "before-fresh-1/checkpoint", "before-fresh-1/count_ones_lstm.json",
+        "before-fresh-1/model-5.data-00000-of-00001", "before-fresh-1/model-5.index",
+        "before-fresh-1/model-notes.txt", "checkpoint", "count_ones_lstm.json",
+        "model-2.data-00000-of-00001", "model-2.index"]
+    assert {name: data for name, (data, _) in files_in(folder).items() if "/" in name} == {
+        f"before-fresh-1/{name}": data for name, (data, _) in before.items()}
 
 
 @pytest.mark.parametrize("option", [["--checkpoint-dir"], ["--checkpoint-dir=", "--log-dir"]])
@@ -594,7 +603,7 @@ def test_a_record_in_a_folder_of_other_settings_is_refused_and_left_as_it_was(tm
     assert col.main(TINY + where + ["--epochs", "1"]) == 0
     record = run_in(tmp_path) / "count_ones_lstm.json"
     written = record.read_text()
-    for edit, sentence in ((lambda saved: saved.pop("format"), "by another version"),
+    for edit, sentence in ((lambda saved: saved.pop("format"), "by an older version"),
                            (lambda saved: saved["settings"].update(NUM_HIDDEN=12),
                             "records other settings than those of the run")):
         saved = json.loads(written)
@@ -692,7 +701,7 @@ def test_predict_prints_the_saved_models_count_probability_and_the_true_count(tr
     (["010110", "01a110"], "--predict was given '01a110', which is not made of 0s and 1s"),
     (["0101101"], "--predict was given '0101101', 7 bits long, but the model saved in"),
     (["01011"], "'01011', 5 bits long"),
-    ([""], "--predict was given an empty string; give 6-bit strings of 0s and 1s"),
+    ([""], "--predict was given an empty string, but the model saved in"),
 ])
 def test_predict_refuses_a_string_the_model_cannot_read(strings, sentence, trained, capsys):
     refused(TINY + ["--predict", *strings, "--checkpoint-dir", str(trained)], capsys, sentence)
@@ -812,7 +821,7 @@ def test_ordinary_edits_of_the_constants_are_read_and_used(tmp_path):
                                 "quotes, like \"gru\""),
     (("HEAD = ", "HEAD = regression  # a number"), "text needs quotes, like \"regression\""),
     (("NUM_HIDDEN = ", "# NUM_HIDDEN = 24"), "NUM_HIDDEN is missing from the settings block; "
-                                             "put its line back."),
+                                             "put it back."),
     (("NUM_LAYERS = ", None), "NUM_LAYERS is missing from the settings block"),
     (("CHECKPOINT_DIR = ", None), "CHECKPOINT_DIR is missing from the settings block"),
     (("EVAL_BATCH = ", None), "EVAL_BATCH is missing from the settings block"),

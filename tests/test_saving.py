@@ -92,9 +92,13 @@ OTHER = "records other settings than those of the run whose folder it is in"
     (lambda record: record.update(settings=[1, 2]), "is not a checkpoint record this script"),
     (lambda record: record.update(epoch=True), "is not a checkpoint record this script"),
     (lambda record: record.update(epoch=-3, checkpoint="model--3"), "is not a checkpoint"),
-    (lambda record: record["settings"].update(NUM_LAYERS=0), OTHER),
-    (lambda record: record["settings"].update(NUM_HIDDEN="24"), OTHER),
-    (lambda record: record["settings"].update(CELL="lstm2"), OTHER),
+    (lambda record: record["settings"].update(NUM_LAYERS=0), "records settings no run can have "
+     "(NUM_LAYERS is 0, but it must be 1 or more)"),
+    (lambda record: record["settings"].update(NUM_HIDDEN="24"), "records settings no run can "
+     "have (NUM_HIDDEN is '24', but it must be a whole number)"),
+    (lambda record: record["settings"].update(CELL="lstm2"), "records settings no run can have "
+     "(CELL is 'lstm2', but it must be"),
+    (lambda record: record["settings"].update(NUM_HIDDEN=12), OTHER),
     (lambda record: record.update(checkpoint="model-7"), "is not a checkpoint record this"),
     (lambda record: record.update(epoch=7, checkpoint="model-7"), "which is missing"),
 ])
@@ -114,11 +118,11 @@ def test_a_hand_edited_record_is_named_in_one_sentence(edit, sentence, tmp_path,
 
 # --- saving fails safe ---------------------------------------------------------------------
 
-def small_files_only():
-    """In the child process: no file may grow past 4 KiB, as on a disk that is full (a
+def small_files_only(limit=4096):
+    """In the child process: no file may grow past limit bytes, as on a disk that is full (a
     model's data file is about 30 KiB), and writing past that is an error, not a kill."""
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
 @pytest.mark.skipif(resource is None, reason="needs Unix's RLIMIT_FSIZE to make a disk full")
@@ -151,10 +155,14 @@ def test_a_record_that_cannot_be_written_leaves_no_part_of_the_new_save(
     folder = run_in(tmp_path)
     before = files_in(folder)
 
-    def full_disk(*args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    real = col.write_whole
 
-    monkeypatch.setattr(col.json, "dump", full_disk)
+    def full_disk(path, text):
+        if path.endswith(col.CHECKPOINT_FILE):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(path, text)
+
+    monkeypatch.setattr(col, "write_whole", full_disk)
     assert col.main(TINY + where + ["--epochs", "4"]) == 1
     assert capsys.readouterr().err.splitlines() == [
         f"count_ones_lstm.py: Saving epoch 3 in {folder}{os.sep} failed (No space left on device); "

@@ -1,0 +1,370 @@
+"""Issue 23's promise, "nothing a run writes destroys what it did not write, and every way a
+run ends keeps its epochs", checked by doing to real runs what a fault probe did: files the
+script did not write, paths TensorFlow reads as patterns, full disks and closed pipes, two
+signals, killed runs' leftovers, records and special files where the script's own belong.
+Each time the exit status, the sentence, and every file of the folder byte for byte."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import count_ones_lstm as col
+from test_count_ones_lstm import SCRIPT, TINY, record_in, refused, run_in, run_script
+from test_saving import resource, small_files_only
+
+UNIX = pytest.mark.skipif(sys.platform == "win32", reason="Unix signals, FIFOs and /dev/full")
+NEEDS_RLIMIT = pytest.mark.skipif(resource is None, reason="needs RLIMIT_FSIZE for a full disk")
+
+
+def tree(directory):
+    """Every file below directory (but the lock, which each run opens anew) and its bytes."""
+    return {path.relative_to(directory).as_posix(): path.read_bytes()
+            for path in sorted(Path(directory).rglob("*"))
+            if path.is_file() and not path.is_symlink() and path.name != col.LOCK_FILE}
+
+
+@pytest.fixture
+def trained(tmp_path, capsys):
+    """A tiny model saved at epoch 2: (the options that run it there, its run's folder)."""
+    where = TINY + ["--save-every", "1", "--checkpoint-dir", str(tmp_path / "saved")]
+    assert col.main(where + ["--epochs", "2"]) == 0
+    capsys.readouterr()
+    return where, run_in(tmp_path / "saved")
+
+
+def start(*args, cwd, **streams):
+    """The script started as a user would, its output read line by line."""
+    return subprocess.Popen([sys.executable, str(SCRIPT), *args], cwd=cwd, text=True,
+                            **{"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **streams})
+
+
+# --- 1. a run deletes only what it wrote ---------------------------------------------------
+
+@pytest.mark.parametrize("record", ["removed", "damaged"])
+def test_a_model_without_a_readable_record_is_not_trained_over_and_fresh_sets_it_aside(
+        record, trained, capsys):
+    where, folder = trained
+    path = folder / col.CHECKPOINT_FILE
+    if record == "removed":  # or moved away, as the damaged record's sentence once advised
+        path.unlink()
+    else:
+        path.write_text("{ half a record")
+    before = tree(folder)
+    sentence = (f"{folder}{os.sep} holds checkpoint, model-2.data-00000-of-00001, model-2.index, "
+                "which this script did not write or has no record of; give --fresh (which "
+                "moves what is there aside) or another --checkpoint-dir."
+                if record == "removed" else f"{path} is not a checkpoint record this script "
+                "wrote; give --fresh (which moves what is there aside)")
+    refused(where + ["--epochs", "4"], capsys, sentence)
+    assert tree(folder) == before
+    assert col.main(where + ["--epochs", "3", "--fresh"]) == 0
+    assert f"(what was there is now in before-fresh-1{os.sep})" in capsys.readouterr().out
+    assert {name: data for name, data in tree(folder).items()
+            if name.startswith("before-fresh-1/")} == {
+        f"before-fresh-1/{name}": data for name, data in before.items()}
+    assert record_in(folder.parent)["epoch"] == 3  # and the new run goes on as usual
+    assert col.main(where + ["--epochs", "4"]) == 0
+    assert sorted(name for name in tree(folder) if "/" not in name) == [
+        "checkpoint", "count_ones_lstm.json", "model-4.data-00000-of-00001", "model-4.index"]
+
+
+def test_another_programs_checkpoint_in_the_folder_is_left_as_it_was(trained, capsys):
+    where, folder = trained
+    with col.tf.Graph().as_default():
+        col.tf1.get_variable("theirs", [3])
+        saver = col.tf1.train.Saver()
+        with col.tf1.Session() as session:
+            session.run(col.tf1.global_variables_initializer())
+            saver.save(session, str(folder / "model"), global_step=1000)
+    before = tree(folder)
+    refused(where + ["--epochs", "4"], capsys, f"{folder}{os.sep} holds model-1000.data-00000-"
+            "of-00001, model-1000.index, model-1000.meta, which this script did not write")
+    assert tree(folder) == before
+
+
+@pytest.mark.parametrize("name", ["ck[1]", "a*b", "what?"])
+def test_a_folder_name_tensorflows_reader_takes_for_a_pattern_is_refused_before_training(
+        name, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(col, "build_graph", lambda *a, **k: pytest.fail("graph was built"))
+    refused(TINY + ["--checkpoint-dir", str(tmp_path / name)], capsys, "CHECKPOINT_DIR is",
+            "but it must be a path without [, * or ?, which TensorFlow's reader takes for a "
+            "pattern.")
+    assert list(tmp_path.iterdir()) == []
+
+
+@NEEDS_RLIMIT
+def test_fresh_on_a_full_disk_keeps_the_old_save_aside(tmp_path):
+    args = TINY + ["--save-every", "1", "--checkpoint-dir", "saved"]
+    assert run_script(*args, "--epochs", "1", cwd=tmp_path).returncode == 0
+    folder = run_in(tmp_path / "saved")
+    before = tree(folder)
+    full = subprocess.run([sys.executable, str(SCRIPT), *args, "--epochs", "5", "--fresh"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          preexec_fn=small_files_only)  # its first save is epoch 1 again
+    assert full.returncode == 1
+    where = folder.relative_to(tmp_path)
+    assert full.stderr.splitlines() == [
+        f"count_ones_lstm.py: Saving epoch 1 in {where}{os.sep} failed (File too large); "
+        f"{where}{os.sep} holds no save (fix that, then run the same command to continue)."]
+    assert tree(folder / "before-fresh-1") == before
+
+
+# --- 3. every way a run ends keeps its finished epochs ----------------------------------------
+
+@UNIX
+def test_a_closed_pipe_saves_the_last_epoch_and_says_so(tmp_path):
+    run = start(*TINY, "--epochs", "3000", "--save-every", "100", "--eval-every", "1000",
+                "--checkpoint-dir", "piped", cwd=tmp_path)
+    shown = [run.stdout.readline() for _ in range(30)]  # as `| head -n 30`
+    run.stdout.close()
+    err = run.stderr.read()
+    assert run.wait(timeout=120) == 1
+    last = max(int(n) for n in re.findall(r"^Epoch +(\d+)/3000 loss", "".join(shown), re.M))
+    stop = re.fullmatch(r"count_ones_lstm\.py: its output failing \(Broken pipe\): stopping "
+                        r"after this epoch, which is then saved\.\ncount_ones_lstm\.py: stopped "
+                        r"by its output failing \(Broken pipe\) after epoch (\d+) of 3000; saved "
+                        r"in piped/run-\w+/; run the same command to continue\.\n", err)
+    assert stop, err
+    assert record_in(tmp_path / "piped")["epoch"] == int(stop.group(1)) >= last
+
+
+@NEEDS_RLIMIT
+def test_a_full_stdout_saves_the_last_epoch_and_says_so(tmp_path):
+    with open(tmp_path / "out.txt", "w") as out:  # 64 KiB fill up at about epoch 800
+        run = start(*TINY, "--epochs", "3000", "--save-every", "100", "--eval-every", "1000",
+                    "--checkpoint-dir", "full", cwd=tmp_path, stdout=out,
+                    preexec_fn=lambda: small_files_only(65536))
+        err = run.communicate(timeout=300)[1]
+    assert run.returncode == 1
+    stop = re.search(r"stopped by its output failing \(File too large\) after epoch (\d+) of "
+                     r"3000; saved in full/run-\w+/; run the same command to continue\.$", err)
+    assert stop, err
+    assert record_in(tmp_path / "full")["epoch"] == int(stop.group(1)) > 100
+    assert f"Epoch {int(stop.group(1)) - 1:4d}/3000 loss" in (tmp_path / "out.txt").read_text()
+
+
+@UNIX
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_stdout_full_from_the_start_trains_nothing_and_says_so(tmp_path):
+    with open("/dev/full", "w") as full:
+        run = start(*TINY, "--epochs", "5", "--checkpoint-dir", "full", cwd=tmp_path,
+                    stdout=full)
+        err = run.communicate(timeout=300)[1]
+    assert run.returncode == 1
+    assert err.splitlines()[-1].startswith("count_ones_lstm.py: stopped by its output failing (No "
+                                           "space left on device) after epoch 0 of 5; full")
+    assert "Traceback" not in err and record_in(tmp_path / "full") is None
+
+
+@NEEDS_RLIMIT
+def test_a_log_that_cannot_be_written_stops_logging_not_training(tmp_path):
+    run = start(*TINY, "--epochs", "4", "--checkpoint-dir", "saved", "--log-dir", "logs",
+                cwd=tmp_path, preexec_fn=lambda: small_files_only(65536))  # the graph is more
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err
+    assert re.fullmatch(r"count_ones_lstm\.py: TensorBoard's log logs/\S+/events\.out\.tfevents"
+                        r"\.\d+\.py cannot be written \(File too large\); logging stops here, "
+                        r"the run goes on\.\n", err), err
+    assert "Epoch 4 error" in out and record_in(tmp_path / "saved")["epoch"] == 4
+
+
+@UNIX
+def test_a_log_folder_removed_during_the_run_stops_logging_not_training(tmp_path):
+    run = start(*TINY, "--epochs", "3000", "--eval-every", "1000", "--checkpoint-dir", "saved",
+                "--log-dir", "logs", cwd=tmp_path)
+    for line in run.stdout:
+        if line.startswith("Epoch    3/3000 loss"):
+            break
+    shutil.rmtree(tmp_path / "logs")
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, err
+    assert re.fullmatch(r"count_ones_lstm\.py: TensorBoard's log logs/\S+ cannot be written "
+                        r"\(its folder was removed\); logging stops here, the run goes on\.\n",
+                        err), err
+    assert record_in(tmp_path / "saved")["epoch"] == 3000 and not (tmp_path / "logs").exists()
+
+
+@UNIX
+@pytest.mark.parametrize("sent, status, name", [(signal.SIGTERM, 143, "SIGTERM"),
+                                                (signal.SIGINT, 130, "Ctrl-C")])
+def test_a_second_signal_still_ends_in_the_saved_epoch(sent, status, name, tmp_path):
+    run = start(*TINY, "--epochs", "3000", "--eval-every", "1000", "--save-every", "1000",
+                "--checkpoint-dir", "twice", cwd=tmp_path)
+    for line in run.stdout:
+        if line.startswith("Epoch    5/3000 loss"):
+            break
+    run.send_signal(sent)
+    time.sleep(0.02)
+    run.send_signal(sent)
+    err = run.communicate(timeout=120)[1]
+    assert run.returncode == status
+    stop = re.search(rf"count_ones_lstm\.py: stopped by {name} after epoch (\d+) of 3000; saved "
+                     r"in twice/run-\w+/; run the same command to continue\.\n$", err)
+    assert stop and "Traceback" not in err, err
+    folder = run_in(tmp_path / "twice")
+    assert record_in(tmp_path / "twice")["epoch"] == int(stop.group(1))
+    assert sorted(tree(folder)) == ["checkpoint", "count_ones_lstm.json",
+                                    f"model-{stop.group(1)}.data-00000-of-00001",
+                                    f"model-{stop.group(1)}.index"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["twice"]  # no core file
+
+
+def test_what_a_killed_run_left_while_saving_is_cleaned_by_the_next_run(trained, capsys):
+    where, folder = trained  # killed while saving epoch 3: what TensorFlow and the script wrote
+    (folder / col.WRITES_FILE).write_text(json.dumps({"record": "model-2",
+                                                       "names": ["model-2", "model-3"]}))
+    for name in ("model-3.data-00000-of-00001.tempstate8041", "model-3.index.tempstate77",
+                 "count_ones_lstm.json.4242.tmp", "checkpoint.4242.tmp"):
+        (folder / name).write_bytes(b"half")
+    assert col.main(where + ["--epochs", "4"]) == 0
+    assert " from epoch 2 " in capsys.readouterr().out
+    assert sorted(tree(folder)) == ["checkpoint", "count_ones_lstm.json",
+                                    "model-4.data-00000-of-00001", "model-4.index"]
+
+
+def test_a_list_of_saves_whose_record_is_lost_deletes_nothing(trained, capsys):
+    where, folder = trained
+    (folder / col.WRITES_FILE).write_text(json.dumps({"record": "model-2",
+                                                       "names": ["model-2", "model-3"]}))
+    (folder / col.CHECKPOINT_FILE).unlink()
+    before = tree(folder)
+    refused(where + ["--epochs", "4"], capsys, "holds checkpoint, model-2.data-00000-of-00001, "
+            "model-2.index, which this script did not write or has no record of")
+    assert tree(folder) == before
+
+
+# --- 4. records and the folder's own files are inputs ------------------------------------------
+
+@pytest.mark.parametrize("edit, sentence", [
+    (lambda record: {**record, "format": 99}, "was written by a newer version of this script"),
+    (lambda record: {**record, "format": 2}, "was written by an older version of this script"),
+    (lambda record: {**record, "settings": {**record["settings"], "NUM_HIDDEN": 10**12}},
+     "records settings no run can have (NUM_HIDDEN is 1000000000000, more than the "
+     "2,147,483,647 it may be)"),
+    (lambda record: {**record, "settings": {**record["settings"], "NUM_LAYERS": 400}},
+     "records settings no run can have (TOWERS 2 x NUM_LAYERS 400 x SEQ_LEN 6 (UNROLL "
+     "'static') is 4,800 copies"),
+    (lambda record: {**record, "settings": "[" * 30000 + "]" * 30000},
+     "is not a checkpoint record this script wrote"),
+    (lambda record: {**record, "epoch": "9" * 70000}, "is not a checkpoint record this script"),
+])
+def test_a_records_values_pass_the_command_lines_limits(edit, sentence, trained, capsys,
+                                                        monkeypatch):
+    where, folder = trained
+    path = folder / col.CHECKPOINT_FILE
+    text = json.dumps(edit(json.loads(path.read_text())))
+    path.write_text(text.replace('"[[[', "[[[").replace(']]]"', "]]]"))  # nested, not a string
+    before = tree(folder)
+    monkeypatch.setattr(col, "build_graph", lambda *a, **k: pytest.fail("graph was built"))
+    for argv in (where + ["--epochs", "3"], where + ["--predict", "010110"]):
+        refused(argv, capsys, sentence)
+    assert tree(folder) == before
+
+
+@pytest.mark.parametrize("where_, kind", [(col.LOCK_FILE, "folder"), (col.LOCK_FILE, "link"),
+                                          (col.CHECKPOINT_FILE, "folder"),
+                                          ("checkpoint", "folder")])
+def test_a_folder_or_link_where_the_scripts_file_belongs_is_one_sentence(where_, kind, trained,
+                                                                       capsys):
+    where, folder = trained
+    path = folder / where_
+    path.unlink()
+    if kind == "folder":
+        path.mkdir()
+    else:
+        path.symlink_to(folder / "nowhere")
+    before = tree(folder)
+    refused(where + ["--epochs", "3"], capsys, f"{path} is a {kind}, where this script keeps a "
+            "file; move it away or give another --checkpoint-dir.")
+    assert tree(folder) == before
+
+
+@UNIX
+@pytest.mark.parametrize("name", [col.LOCK_FILE, col.CHECKPOINT_FILE, "model-2.index"])
+def test_a_fifo_where_the_scripts_file_belongs_is_refused_not_waited_on(name, tmp_path):
+    args = TINY + ["--checkpoint-dir", "saved"]
+    assert run_script(*args, "--epochs", "2", cwd=tmp_path).returncode == 0
+    folder = run_in(tmp_path / "saved")
+    (folder / name).unlink()
+    os.mkfifo(folder / name)
+    before = tree(folder)
+    for more in (["--epochs", "3"], ["--predict", "010110"]):
+        run = run_script(*args, *more, cwd=tmp_path)  # (times out, failing, if it waits)
+        path = folder.relative_to(tmp_path) / name
+        if name == col.LOCK_FILE and more[0] == "--predict":  # reading takes no lock
+            assert run.returncode == 0
+            continue
+        assert (run.returncode, run.stderr) == (2, f"count_ones_lstm.py: {path} is a FIFO, where "
+                                                   "this script keeps a file; move it away or "
+                                                   "give another --checkpoint-dir.\n")
+    assert tree(folder) == before
+
+
+# --- 5. every sentence true; 9. no tracebacks ----------------------------------------------------
+
+def test_tensorflows_checkpoint_file_names_the_save_relative_to_its_folder(trained, tmp_path):
+    where, folder = trained  # an absolute CHECKPOINT_DIR
+    assert (folder / "checkpoint").read_text() == ('model_checkpoint_path: "model-2"\n'
+                                                   'all_model_checkpoint_paths: "model-2"\n')
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    assert col.tf.train.latest_checkpoint(str(moved)) == str(moved / "model-2")
+
+
+def test_predict_while_a_fresh_run_sets_the_save_aside_says_so(trained, capsys, monkeypatch):
+    where, folder = trained
+    real = col.restore
+
+    def fresh_run_meanwhile(saved, directory, session=None, net=None):
+        if session is not None:
+            col.check_folder(str(folder), None, fresh=True)  # what --fresh does first
+        return real(saved, directory, session, net)
+
+    monkeypatch.setattr(col, "restore", fresh_run_meanwhile)
+    refused(where + ["--predict", "010110"], capsys, f"The model in {folder}{os.sep} was moved "
+            "away while it was read (by a --fresh run?); ask again once that run has saved.")
+
+
+@pytest.mark.parametrize("argv, sentence", [
+    (["--eval-batch", "1000000000"], "GiB this machine has; use a smaller EVAL_BATCH."),
+    (["--epochs", str(10**400)], "EPOCHS is 1000"),
+    (["--seed", str(2**40)], "SEED is 1099511627776, more than the 2,147,483,647 it may be."),
+])
+def test_a_refusal_names_the_setting_to_change(argv, sentence, capsys, monkeypatch):
+    monkeypatch.setattr(col, "build_graph", lambda *a, **k: pytest.fail("graph was built"))
+    refused(TINY + argv, capsys, sentence)
+
+
+@UNIX
+def test_with_stdout_and_stderr_closed_the_run_trains_and_saves(tmp_path):
+    command = " ".join([sys.executable, str(SCRIPT), *TINY, "--epochs", "3",
+                        "--checkpoint-dir", "closed"])
+    run = subprocess.run(["sh", "-c", f"exec {command} >&- 2>&-"], cwd=tmp_path, timeout=300)
+    assert run.returncode == 0
+    assert record_in(tmp_path / "closed")["epoch"] == 3
+
+
+@UNIX
+def test_ctrl_c_while_tensorflow_loads_is_one_sentence(tmp_path):
+    run = start(*TINY, "--epochs", "3", cwd=tmp_path)
+    time.sleep(1.5)  # past the settings and NumPy, into TensorFlow's import
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 130
+    assert re.fullmatch(r"count_ones_lstm\.py: stopped by Ctrl-C[ .;].*\n", err), err
+
+
+@UNIX
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_a_checkpoint_dir_no_file_can_be_written_in_is_refused(capsys, monkeypatch):
+    monkeypatch.setattr(col, "build_graph", lambda *a, **k: pytest.fail("graph was built"))
+    refused(TINY + ["--checkpoint-dir", "/proc"], capsys, "CHECKPOINT_DIR is '/proc/run-",
+            "where this script cannot write a file (")
