@@ -88,14 +88,13 @@ saved_stderr = os.dup(2)  # on stderr: send it to /dev/null for as long as the i
 os.dup2(devnull, 2)
 try:
     import tensorflow as tf  # noqa: E402
-except KeyboardInterrupt:
-    tf = None
+except KeyboardInterrupt:  # Ctrl-C while it loads: nothing was read or written yet
+    os.dup2(saved_stderr, 2)
+    sys.exit(print("count_ones_lstm.py: stopped by Ctrl-C while TensorFlow loaded.",
+                   file=sys.stderr) or 130)
 finally:
     os.dup2(saved_stderr, 2)
     os.close(saved_stderr)
-if tf is None:  # Ctrl-C while it loaded: nothing was read or written yet
-    sys.exit(print("count_ones_lstm.py: stopped by Ctrl-C while TensorFlow loaded.",
-                   file=sys.stderr) or 130)
 
 tf1 = tf.compat.v1
 MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
@@ -130,8 +129,7 @@ def length_offset(length, seq_len):
 
 
 def all_strings(seq_len, seed, min_len=None):
-    """Every string of min_len (default: seq_len) to seq_len bits once, as int32 codes,
-    shuffled by seed."""
+    """Every string of min_len (or seq_len) to seq_len bits once, as int32 codes, shuffled."""
     total = 2 ** (seq_len + 1) - 2 ** (min_len or seq_len)
     rng = np.random.default_rng(seed)
     return rng.permutation(np.arange(total, dtype=np.int32))
@@ -156,9 +154,7 @@ def ones_in(codes, seq_len):
 
 
 def bits_and_labels(codes, seq_len):
-    """Codes (n,) -> what the tutorial feeds to `data` and `target`, and lengths: bits
-    (n, seq_len, 1), high bit first, a shorter string padded with zeros; one-hot labels
-    (n, seq_len + 1); lengths (n,)."""
+    """Codes -> the tutorial's `data` (n, seq_len, 1), high bit first; one-hot `target`; lengths"""
     numbers, lengths = spelled(codes, seq_len)
     shifts = lengths[:, None] - 1 - np.arange(seq_len)            # high bit first
     bits = np.where(shifts >= 0, (numbers[:, None] >> np.maximum(shifts, 0)) & 1, 0)
@@ -167,9 +163,8 @@ def bits_and_labels(codes, seq_len):
 
 
 def split(numbers, num_examples, validation_examples=0, counts=None, seed=0):
-    """(train, validation, test): the first num_examples strings, the next validation_examples,
-    the rest. Given counts of ones (SAMPLING "counts"), the training strings are as many of
-    each count, a rarer count's all taken and repeated, so each weighs the same in the loss."""
+    """(train, validation, test): num_examples, validation_examples, the rest; given counts
+    (SAMPLING "counts"), as many training strings of each count, rarer ones repeated."""
     if counts is None:
         ends = [0, num_examples, num_examples + validation_examples, len(numbers)]
         return tuple(numbers[a:b] for a, b in zip(ends, ends[1:]))
@@ -183,9 +178,7 @@ def split(numbers, num_examples, validation_examples=0, counts=None, seed=0):
 # --- The tutorial's model --------------------------------------------------------------
 
 def make_cell(kind, num_hidden):
-    """One layer's TF1 cell; each step reads [input, previous output]. An LSTM's state is (c, h)
-    and its output h; a GRU's and a plain RNN's state is its output. "handwired": an LSTM
-    whose weights set_handwired() writes."""
+    """One layer's TF1 cell ("handwired": an LSTM whose weights set_handwired() writes)."""
     if kind in ("lstm", "handwired"):
         return tf1.nn.rnn_cell.LSTMCell(num_hidden, state_is_tuple=True)
     if kind == "gru":
@@ -195,15 +188,12 @@ def make_cell(kind, num_hidden):
 
 def build_model(settings, data=None, target=None, lengths=None, optimizer=None,
                 dynamic_rnn=tf1.nn.dynamic_rnn):
-    """The tutorial's graph, line for line, in its order; returns its tensors by name. data and
-    target (and lengths, for mixed lengths) are placeholders unless given as tensors (by the
-    loop in the graph); calls in one graph share the variables (and Adam's, given
-    `optimizer`). The speed settings pass a stand-in for dynamic_rnn; every other line runs
-    as written."""
+    """The tutorial's graph, line for line, in its order: its tensors by name. data and target
+    (and lengths) are placeholders unless given (by the loop in the graph); the speed
+    settings pass a stand-in for dynamic_rnn; every other line runs as written."""
     seq_len, num_hidden, head = settings.seq_len, settings.num_hidden, settings.head
     num_classes = seq_len + 1  # a string holds 0, 1, ..., seq_len ones
-    # The cells' kernels start Glorot-uniform, TF1's default, drawn from SEED alone, so that
-    # the first weights are the same whatever else the graph holds.
+    # Glorot-uniform kernels (TF1's default) drawn from SEED alone, whatever else is built
     glorot = tf1.glorot_uniform_initializer(seed=settings.seed)
     with tf1.variable_scope("model", reuse=tf1.AUTO_REUSE, initializer=glorot):
         if data is None:
@@ -273,9 +263,7 @@ def running_counts(data):
 
 
 def other_loss(settings, prediction, target, val, data, lengths, weight, bias):
-    """The loss of the other framings, summed over the batch: "last", the squared error of the
-    regression; "every", the head on the outputs after every bit against the running count
-    there, padding bits left out."""
+    """The other framings' loss, summed: squared error ("last"), or at every bit ("every")."""
     head = settings.head
     if settings.target == "last":
         count = tf.cast(tf.argmax(target, 1), tf.float32)  # (batch,)
@@ -303,9 +291,7 @@ def counts_from(prediction, head):
 
 
 def build_graph(settings=None, probe=False, **changes):
-    """The tutorial's model in a tf.Graph of its own, and what the speed settings add beside
-    it: settings, a run's or the block's, `changes` overriding some. net.model is
-    build_model()'s; net.loop, net.tree are the speed work; net.probe is for --inspect."""
+    """The tutorial's model in a tf.Graph of its own, and the speed settings' work beside it."""
     settings = Settings(**{**(vars(settings) if settings else {  # the block's, as they stand
         name.lower(): globals()[name] for name, _ in read_settings_block()}), **changes})
     settings.min_len = settings.min_len or settings.seq_len  # 0: every string SEQ_LEN long
@@ -315,16 +301,14 @@ def build_graph(settings=None, probe=False, **changes):
     with graph.as_default():
         tf1.set_random_seed(settings.seed)
         optimizer = tf1.train.AdamOptimizer(settings.learning_rate)
-        # The loop comes first, so that the variables are made inside it: TensorFlow then
-        # reads them afresh at every step (made outside, they would be read once a run).
+        # The loop first: variables made in it are read afresh at every step, not once a run
         loop = (build_training_loop(settings, optimizer, rnn)
                 if settings.steps_per_run > 1 else None)
         model = build_model(settings, optimizer=optimizer, dynamic_rnn=rnn)
         tree = build_prefix_tree(model, settings) if settings.grading == "tree" else None
         probe = build_state_probe(model, settings.seq_len) if probe else None
         init = tf1.global_variables_initializer()
-        # Every variable, Adam's moments included, so that a run continued from a
-        # checkpoint takes exactly the steps an uninterrupted run would have taken.
+        # Every variable, Adam's moments too: a continued run steps as an unbroken one would
         saver = tf1.train.Saver(max_to_keep=None)
         # True while every weight (and Adam's moments) is a number: a save checks it first.
         with tf.name_scope("checks"):
@@ -346,8 +330,7 @@ def new_session(net):
 # --- Training: the tutorial's loop -----------------------------------------------------
 
 def train_epoch(session, net, numbers, batch_size):
-    """One pass over the training strings, an Adam step per batch: (loss per string, share
-    wrong, steps), each batch measured just before its step."""
+    """One pass, an Adam step per batch: (loss per string, share wrong, steps)."""
     if net.loop is not None:  # the same steps, run inside the graph: see "Speed" below
         return train_epoch_in_graph(session, net, numbers, batch_size)
     model = net.model
@@ -365,8 +348,7 @@ def train_epoch(session, net, numbers, batch_size):
 # --- Grading and prediction ------------------------------------------------------------
 
 def wrong_in(session, net, numbers, say=print):
-    """Which of the strings (codes) the model counts wrong, bool (n,): build_model's
-    `mistakes`, the tutorial's `sess.run(error, ...)` string by string."""
+    """Which strings (codes) the model counts wrong, bool (n,): build_model's `mistakes`."""
     if net.tree is not None:  # every string at once, sharing prefixes: see "Speed" below
         wrong = wrong_by_tree(session, net, numbers[:TREE_CHECK])
         if wrong is not None:
@@ -390,8 +372,7 @@ def feed(model, inp, out=None, lengths=None):
 
 
 def errors_by(key, wrong, numbers, seq_len):
-    """For each value 0..seq_len of key ("count" of ones, "bits" of length): how many strings
-    have it, and how many of those are wrong."""
+    """Per value of key ("count" of ones, "bits"): how many strings, and how many wrong."""
     values = (ones_in(numbers, seq_len) if key == "count"
               else spelled(numbers, seq_len)[1].astype(np.int64))
     return (np.bincount(values, minlength=seq_len + 1),
@@ -399,8 +380,7 @@ def errors_by(key, wrong, numbers, seq_len):
 
 
 def predict(session, net, strings):
-    """The model's `prediction` for strings of 0s and 1s: each count's probability, (n,
-    seq_len + 1), or with HEAD "regression" the number, (n,)."""
+    """The model's `prediction` for strings of 0s and 1s (per count, or the number)."""
     inp, _, lengths = bits_and_labels(np.array([code_of(s, net.seq_len) for s in strings]),
                                       net.seq_len)
     return session.run(net.model.prediction, feed(net.model, inp, lengths=lengths))
@@ -411,9 +391,8 @@ def predict(session, net, strings):
 # 1 and hold for each 0; the probe keeps every state, find_counters() finds such units.
 
 def build_state_probe(model, seq_len):
-    """The model's cells stepped bit by bit over `bits`, keeping what dynamic_rnn throws away:
-    parts {"c1", "h1", "c2", ...: (n, seq_len, hidden)}, each layer's state after every bit
-    (a GRU or plain RNN has only h), and guesses (n, seq_len), the count had it ended there."""
+    """The cells stepped bit by bit: parts {"c1", "h1", ...: (n, seq_len, hidden)}, the state
+    after each bit, and guesses, the count had the string ended there."""
     with tf.name_scope("probe"):
         bits = tf1.placeholder(tf.float32, [None, seq_len, 1], name="bits")
         state = tuple(layer.zero_state(tf.shape(bits)[0], tf.float32)
@@ -446,9 +425,7 @@ def states_along(session, net, numbers):
 
 
 def find_counters(parts, running):
-    """How closely each unit follows the running count, per part: correlation, step (the
-    fitted line's slope per 1), exact (the share of bits where that line, rounded, gives the
-    count), best (units, best first), pair (the best two units'), together (all units')."""
+    """Per part, how closely each unit follows the running count (best units first)."""
     target = running.reshape(-1)
     found = {}
     for name, values in parts.items():
@@ -477,6 +454,8 @@ def read_exactly(columns, target):
 
 
 HEAT = " .:-=+*#%@"  # from a unit's value at the lowest counts it sees to the highest
+COUNTS_CLEANLY = 0.99  # a unit whose value alone gives the count at this share of bits
+INSPECT_SAMPLE = 2000  # strings the unit finder measures (every bit of each)
 
 
 def heat(value, low, high, rising=True):
@@ -485,9 +464,6 @@ def heat(value, low, high, rising=True):
         return HEAT[0]
     share = np.clip((value - low) / (high - low), 0, 1)
     return HEAT[int((share if rising else 1 - share) * (len(HEAT) - 1) + 0.5)]
-
-
-COUNTS_CLEANLY = 0.99  # a unit whose value alone gives the count at this share of bits
 
 
 def describe_counters(found, sample_size, seq_len, at_end=None):
@@ -516,8 +492,7 @@ def describe_counters(found, sample_size, seq_len, at_end=None):
 
 
 def inspection_rows(string, parts, guesses, found, ranges, shown=3):
-    """--inspect's table for one string: per bit, the bit, the running count, the guess, and
-    the c and h of the units that count best (heat too)."""
+    """--inspect's table for a string: per bit, the count, the guess, the best units' c, h."""
     columns = [(name, int(unit)) for name in found  # (part, unit); h: the same units as c
                for unit in found[f"c{name[1:]}" if f"c{name[1:]}" in found else name].best[:shown]]
     header = " bit ones guess " + "".join(f"{f'{name}[{unit}]':>9}" for name, unit in columns)
@@ -572,10 +547,8 @@ def set_handwired(session, net):
 # STEPS_PER_RUN the batch loop runs in the graph; GRADING "tree" shares prefixes' work.
 
 def fast_rnn(unroll, towers):
-    """A stand-in for tf1.nn.dynamic_rnn, called the same way, returning the same val and
-    state faster: the batch cut into `towers` parts run side by side, each "static"-ally
-    unrolled into a copy of the cell per bit. val is made time first and transposed, so
-    TensorFlow drops that transpose and build_model's, its inverse."""
+    """A stand-in for tf1.nn.dynamic_rnn, the same val and state faster: `towers` parts side by
+    side, "static" unrolled; val made time first, so its transposes cancel build_model's."""
     def rnn(cell, data, sequence_length=None, dtype=tf.float32):
         size = tf.shape(data)[0]
         bounds = [size * k // towers for k in range(towers + 1)]
@@ -613,8 +586,7 @@ def bits_and_labels_in_graph(codes, seq_len):
 
 
 def build_training_loop(settings, optimizer, rnn):
-    """The tutorial's batch loop as a tf.while_loop over one session.run's `strings`: each
-    step runs build_model's `minimize` on the next batch, after the previous step's update."""
+    """The tutorial's batch loop as a tf.while_loop, one minimize after another."""
     seq_len = settings.seq_len
     mixed = settings.min_len < seq_len  # strings of several lengths
     with tf.name_scope("train"):
@@ -673,8 +645,7 @@ def output_of(state):
 
 
 def grow_prefixes(layers, state, levels):
-    """Extend every prefix in `state` (a row each) by a 0 and a 1, `levels` times: the states
-    after 0..levels more bits, entry j with row r holding prefix r // 2**j, then r % 2**j."""
+    """Each prefix in `state` grown by 0 and 1, `levels` times: row r of step j: r // 2**j."""
     states = [state]
     for _ in range(levels):
         state = tf.nest.map_structure(lambda part: tf.repeat(part, 2, axis=0), state)
@@ -686,9 +657,7 @@ def grow_prefixes(layers, state, levels):
 
 
 def build_prefix_tree(model, settings):
-    """The model's cells over every string as a tree of prefixes, about 2 steps a string, not
-    SEQ_LEN, giving each string's `last`: the first `top` bits in one run, then each of those
-    prefixes to full length in a run of its own, 2**below <= EVAL_BATCH."""
+    """The cells over every string as a tree of prefixes, about 2 steps a string: each `last`."""
     seq_len, min_len = settings.seq_len, settings.min_len
     with tf.name_scope("grading"):
         below = min(seq_len, settings.eval_batch.bit_length() - 1)  # 2**below <= EVAL_BATCH
@@ -720,9 +689,7 @@ TREE_CHECK = 1000  # strings on which each grading by tree checks itself against
 
 
 def wrong_by_tree(session, net, sample):
-    """wrong_in() for every string, by code: the tree's `last` is fed to build_model's `last`,
-    so its own lines from there judge every string. None if the tree's `last` for `sample`
-    is not build_model's (an edited line), or those lines read more than `last`, `target`."""
+    """wrong_in() for every string via the tree's `last`; None if that is not build_model's."""
     model, seq_len = net.model, net.seq_len
     wrong = np.zeros(2 ** (seq_len + 1) - 2 ** net.settings.min_len, bool)
     sample = np.sort(sample)
@@ -757,11 +724,11 @@ def wrong_by_tree(session, net, sample):
 
 BLOCK_START, BLOCK_END = "# --- settings:", "# --- end of settings ---"
 OWN_OPTIONS = ("help", "fresh", "predict", "inspect")  # options that are not settings
+KINDS = {int: "a whole number", float: "a number", str: "text in quotes, like \"lstm\""}
 
 
 def read_settings_block(path=__file__):
-    """[(name, help text)] of each setting in the block, in order, read with Python's own
-    parser, so any way of writing a line counts; SettingError for a line that is no setting."""
+    """[(name, help text)] per setting of the block, read by Python's own parser."""
     with open(path, encoding="utf-8") as source:
         text = source.read()
     lines = text.splitlines()
@@ -859,9 +826,6 @@ def constants_set_to(settings):
         globals().update(before)
 
 
-KINDS = {int: "a whole number", float: "a number", str: "text in quotes, like \"lstm\""}
-
-
 def check_settings(settings):
     """Raise SettingError, in one sentence, for the first setting that cannot work."""
     def check(name, kind, fits=lambda value: True, wanted=""):
@@ -938,16 +902,14 @@ def check_machine_limits(settings):
     static = settings.unroll == "static"
     copies = settings.towers * settings.num_layers * (settings.seq_len if static else 1)
     if copies > MAX_CELL_COPIES:
-        raise SettingError(
-            f"TOWERS {settings.towers} x NUM_LAYERS {settings.num_layers}"
-            + (f" x SEQ_LEN {settings.seq_len} (UNROLL 'static')" if static else "")
-            + f" is {copies:,} copies of the cell in one graph, more than the "
-            f"{MAX_CELL_COPIES:,} this script builds (about a minute); use fewer.")
+        raise SettingError(f"TOWERS {settings.towers} x NUM_LAYERS {settings.num_layers}" + (
+            f" x SEQ_LEN {settings.seq_len} (UNROLL 'static')" if static else "") + f" is "
+            f"{copies:,} copies of the cell in one graph, more than the {MAX_CELL_COPIES:,} "
+            "this script builds (about a minute); use fewer.")
     hidden, gates = settings.num_hidden, GATES[settings.cell]
     weights = sum((inputs + hidden + 1) * gates * hidden  # each layer's kernel and bias
                   for inputs in [1] + [hidden] * (settings.num_layers - 1))
-    # Weights and Adam's two moments, a gradient for each copy of the cell (dynamic_rnn
-    # adds its up as it goes), and each copy's gates and state kept for the way back.
+    # Weights, Adam's two moments, a gradient per cell copy; per copy, gates and state kept
     gradients = settings.towers * settings.seq_len if static else 2
     kept = 4 * settings.num_layers * (gates + 3) * hidden  # per string and bit
     batch, grading = kept * settings.batch_size * settings.seq_len, kept * 2 * settings.eval_batch
@@ -956,9 +918,9 @@ def check_machine_limits(settings):
         raise SettingError(
             f"NUM_HIDDEN {hidden} with NUM_LAYERS {settings.num_layers} makes {weights:,} "
             f"weights, which would take about {needed / 2**30:,.0f} GiB of memory to train "
-            f"and grade, more than the {available / 2**30:.0f} GiB this machine has; use "
-            + ("a smaller EVAL_BATCH." if grading == needed else "a smaller BATCH_SIZE."
-               if 2 * batch > needed else "fewer units."))
+            f"and grade, more than the {available / 2**30:.0f} GiB this machine has; use " + (
+                "a smaller EVAL_BATCH." if grading == needed else "a smaller BATCH_SIZE."
+                if 2 * batch > needed else "fewer units."))
 
 
 # --- Runs and checkpoints -------------------------------------------------------------
@@ -976,8 +938,7 @@ FRESH = "give --fresh (which moves what is there aside) or another --checkpoint-
 
 
 def learned(settings):
-    """The settings that shape what a run learns (all but CHANGEABLE), as a record holds them:
-    MIN_LEN 0 as SEQ_LEN, a whole float as whole, a setting at its ADDED_LATER value left out."""
+    """The settings that shape learning (all but CHANGEABLE), as a record holds them."""
     values = {name.upper(): value for name, value in vars(settings).items()
               if name.upper() not in CHANGEABLE and name not in OWN_OPTIONS
               and ADDED_LATER.get(name.upper(), ...) != value}
@@ -993,8 +954,7 @@ def run_folder(settings):
 
 
 def plain_file(path):
-    """Whether a file is at path; SettingError for anything else there (a folder, a link, a
-    FIFO), which this script never writes and must not wait on."""
+    """Whether a file is at path; SettingError if a folder, link or FIFO is (never waited on)."""
     with contextlib.suppress(FileNotFoundError):
         mode = os.lstat(path).st_mode
         if stat.S_ISREG(mode):
@@ -1020,8 +980,7 @@ def read_json(path, size=65536):
 
 
 def read_checkpoint(folder, settings=None):
-    """The record of the model saved in a run's folder, or None; given settings, it must be
-    theirs. SettingError, in one sentence, if not: its settings are checked like the command's."""
+    """The record in a run's folder (None if none), checked like the command line."""
     path = os.path.join(folder, CHECKPOINT_FILE)
     try:
         saved = read_json(path)
@@ -1031,8 +990,9 @@ def read_checkpoint(folder, settings=None):
                 and saved["checkpoint"] == f"model-{saved['epoch']}"
                 and type(saved["settings"]) is dict):
             raise ValueError
-        if saved.get("format") == CHECKPOINT_FORMAT:
-            check_settings(Settings(**{**vars(parse_settings([])), **{
+        if saved.get("format") == CHECKPOINT_FORMAT:  # (the lightest way to run it)
+            check_settings(Settings(**{**vars(parse_settings([])), **dict(
+                towers=1, unroll="dynamic", eval_batch=1), **{
                 name.lower(): value for name, value in saved["settings"].items()}}))
     except SettingError as problem:
         if str(problem).startswith(path):
@@ -1076,8 +1036,7 @@ def options_for(saved, settings):
 
 
 def other_runs(settings):
-    """The runs saved in CHECKPOINT_DIR but this one, nearest first: the options that ask each,
-    and its epoch ("" if none)."""
+    """The other runs saved in CHECKPOINT_DIR, nearest first: their options and epochs."""
     runs, directory = [], settings.checkpoint_dir
     for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
         folder = os.path.join(directory, name)
@@ -1087,22 +1046,19 @@ def other_runs(settings):
             if saved:
                 runs.append((options_for(saved, settings), saved["epoch"]))
     runs.sort(key=lambda run: (len(run[0]), run))  # fewest differences first
-    if not runs:
-        return ""
     listed = "; ".join(f"{' '.join(options)} (epoch {epoch})" for options, epoch in runs[:3])
     more = f" and {len(runs) - 3} more" if len(runs) > 3 else ""
-    return f"{len(runs)} other run{'s' if len(runs) > 1 else ''}: {listed}{more}"
+    return f"{len(runs)} other run{'s' * (len(runs) > 1)}: {listed}{more}" if runs else ""
 
 
 def files_of(directory, names):
-    """The files of the saves named: model-20.index, model-20.data-*, a killed run's *tempstate*."""
+    """The files of the saves named: model-2.index, model-2.data-*, a killed run's tempstate."""
     return [file for file in os.listdir(directory)
             if file.startswith(tuple(name + "." for name in names))]
 
 
 def write_whole(path, text):
-    """Replace the file at path by text in one step: written beside it, renamed over it (for up
-    to 3 s, as Windows refuses while a reader has it open)."""
+    """Replace the file at path by text in one step (retried for 3 s on Windows)."""
     temporary = f"{path}.{os.getpid()}.tmp"  # a killed run's is removed by check_folder
     try:
         with open(temporary, "w", encoding="utf-8") as out:
@@ -1121,14 +1077,13 @@ def own_saves(directory):
     """The saves WRITES_FILE lists as this script's own, and the one the record named then."""
     with contextlib.suppress(ValueError, TypeError, AttributeError, KeyError):
         manifest = read_json(os.path.join(directory, WRITES_FILE)) or {"names": []}
-        return [name for name in manifest["names"] if re.fullmatch(r"model-\d+", name)], (
+        return [n for n in manifest["names"] if re.fullmatch(r"model-\d+", n)], (
             manifest.get("record"))
     return [], None
 
 
 def forget(directory, keep, names):
-    """Remove the files of the saves named, but keep's; while one stays (a reader has it open,
-    on Windows), WRITES_FILE goes on naming them for the next save to remove."""
+    """Remove the files of the saves named, but keep's; WRITES_FILE names any that stay."""
     for file in files_of(directory, set(names) - {keep}):
         with contextlib.suppress(PermissionError):
             os.remove(os.path.join(directory, file))
@@ -1140,14 +1095,10 @@ def forget(directory, keep, names):
 
 
 def save_checkpoint(session, net, directory, settings, epoch, lock=None, previous=None):
-    """Save every variable as of `epoch` (WRITES_FILE naming the save first, so that a killed
-    run's is known as its own), point the record (then TensorFlow's `checkpoint`) at it in
-    one step, and remove `previous`, the save it named. If writing fails before (a full disk,
-    a folder gone), what was written is removed and the error raised: the record still names
-    the previous save. `lock`, lock_folder()'s, tells whether the folder is the one locked."""
+    """Save every variable as of `epoch` (WRITES_FILE naming it first), point the record, then
+    TensorFlow's `checkpoint`, at it in one step, remove `previous`. If writing fails before,
+    what was written goes and the error is raised; `lock` tells if the folder is the same."""
     name = f"model-{epoch}"
-    record = {"format": CHECKPOINT_FORMAT, "checkpoint": name, "epoch": epoch,
-              "settings": learned(settings)}
     ours = sorted({*own_saves(directory)[0], name} | ({previous} if previous else set()))
     try:
         if not os.path.isdir(directory):  # removed during the run: the save would make it anew
@@ -1158,15 +1109,17 @@ def save_checkpoint(session, net, directory, settings, epoch, lock=None, previou
                        write_meta_graph=False, write_state=False)
         if lock and not os.path.samestat(os.fstat(lock.fileno()), os.stat(lock.name)):
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))  # made anew
-        write_whole(os.path.join(directory, CHECKPOINT_FILE), json.dumps(record, indent=1))
+        write_whole(os.path.join(directory, CHECKPOINT_FILE), json.dumps({  # the record
+            "format": CHECKPOINT_FORMAT, "checkpoint": name, "epoch": epoch,
+            "settings": learned(settings)}, indent=1))
     except (OSError, ValueError, tf.errors.OpError) as problem:
         if not os.path.isdir(directory):  # removed during the run (TensorFlow's ValueError)
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)) from problem
         forget(directory, previous, ours)  # what was written of the new save, WRITES_FILE
         raise
     with contextlib.suppress(OSError):  # for TensorFlow's tools (tf.train.latest_checkpoint)
-        write_whole(os.path.join(directory, "checkpoint"), "".join(
-            f'{key}: "{name}"\n' for key in ("model_checkpoint_path", "all_model_checkpoint_paths")))
+        write_whole(os.path.join(directory, "checkpoint"), f'model_checkpoint_path: "{name}"\n'
+                    f'all_model_checkpoint_paths: "{name}"\n')
     forget(directory, name, ours)
 
 
@@ -1176,23 +1129,21 @@ def reason(problem):
     return (text or type(problem).__name__).strip().split("; ")[-1].split("\n")[0]
 
 
-def kept_in(directory):
-    """What is safely saved in directory now, read from disk: the end of a sentence."""
-    if not directory:
+def kept_in(folder):
+    """What is safely saved in folder now, read from disk: the end of a sentence."""
+    if not folder:
         return "nothing is saved, as CHECKPOINT_DIR is empty"
     with contextlib.suppress(SettingError):
-        saved = read_checkpoint(directory)
+        saved = read_checkpoint(folder)
         if saved:
-            restore(saved, directory)
-            return (f"the last save, epoch {saved['epoch']} in {directory}{os.sep}, is kept "
-                    "as it was")
-    return f"{directory}{os.sep} holds no save"
+            restore(saved, folder)
+            return f"the last save, epoch {saved['epoch']} in {folder}{os.sep}, is kept as it was"
+    return f"{folder}{os.sep} holds no save"
 
 
 def restore(saved, directory, session=None, net=None):
-    """Read every tensor of the save (TensorFlow checks their checksums), so a damaged one is
-    named before anything is built; given a session, load it there once each of net's
-    variables is found in its recorded shape. SettingError, in one sentence, if not."""
+    """Read every tensor of the save (checksums checked), so damage is named before building;
+    given a session, load it there, each variable in its recorded shape. Else SettingError."""
     try:
         reader = tf.train.load_checkpoint(saved["prefix"])
         stored = {name: list(reader.get_tensor(name).shape)
@@ -1214,8 +1165,7 @@ def restore(saved, directory, session=None, net=None):
 
 
 def lock_folder(directory):
-    """Hold a lock on directory until this process ends, however it ends, so that no second
-    run trains there: returns the lock file, open; SettingError if it cannot be had."""
+    """Lock directory until this process ends, however it ends: one run per folder."""
     path = os.path.join(directory, LOCK_FILE)
     plain_file(path)
     lock = filelock.FileLock(path, timeout=0.2)  # time to clear a marker a killed run left
@@ -1233,10 +1183,8 @@ def lock_folder(directory):
 
 
 def check_folder(directory, saved, fresh=False):
-    """Before a run trains in its (locked) folder: with --fresh, move what is there into a new
-    before-fresh-N and return its name. Else clean what a killed run left (temporary files;
-    saves WRITES_FILE lists that a record does not name) and raise SettingError, naming
-    them, for files left that this script did not write or has no record of."""
+    """Before a run trains in its locked folder: --fresh moves all there into before-fresh-N
+    (returned); else clean a killed run's leftovers, refuse files not known to be its own."""
     def listed(*skipped):
         return sorted(name for name in os.listdir(directory)
                       if name not in skipped and not ASIDE.match(name))
@@ -1288,9 +1236,8 @@ def complain(text):
 
 
 class CtrlC:
-    """While active, Ctrl-C (SIGTERM, Ctrl-Break), or press(why), asks training to stop after this
-    epoch, which is then saved. `pressed` names the first that asked; a second changes
-    nothing (raised in a TensorFlow call, it could abort the process)."""
+    """While active, Ctrl-C (SIGTERM, Ctrl-Break) or press(why) stops training after the epoch,
+    saved; a second changes nothing (raised in TensorFlow, it could abort)."""
 
     NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", **(  # and Windows's Ctrl-Break
         {signal.SIGBREAK: "Ctrl-Break"} if hasattr(signal, "SIGBREAK") else {})}
@@ -1311,10 +1258,8 @@ class CtrlC:
 
 
 class Scalars:
-    """A run's numbers: its error at each grading, for its curve, and (given its folder in
-    LOG_DIR) every number for TensorBoard, its settings for the HParams tab; a run continued
-    from epoch N drops what was logged from N on. If a write fails (a full disk, the folder
-    gone), logging stops with one line and the run goes on."""
+    """A run's numbers: its gradings, for its curve, and (given a folder) all of them for
+    TensorBoard; a write that fails stops the logging with one line, not the run."""
 
     def __init__(self, folder, graph=None, settings=None, first_epoch=1):
         self.gradings, self.file = [], None
@@ -1349,13 +1294,9 @@ class Scalars:
         self.write(step=epoch, summary=tf1.Summary(value=[
             tf1.Summary.Value(tag=tag, simple_value=value) for tag, value in values.items()]))
 
-    def close(self):
-        self.write(close=True)
-
 
 def log_folder(settings):
-    """LOG_DIR/<the options that make these settings from the block as written>-<run digits>
-    (call it before constants_set_to)."""
+    """LOG_DIR/<options that make these settings from the block as written>-<run digits>."""
     written = vars(parse_settings([]))
     name = re.sub(r"[^\w.=,+-]+", "_", ",".join(
         f"{name.replace('_', '-')}={value}" for name, value in vars(settings).items()
@@ -1379,8 +1320,7 @@ def curve(points, height=6, width=50):
 
 
 class Saves:
-    """A run's saving: its folder (None: not saved), lock, last epoch saved. It never writes
-    weights that are not numbers; a failed save stops the run."""
+    """A run's saving: folder, lock, last epoch; never NaN weights; a failed save stops it."""
 
     def __init__(self, settings, folder=None, lock=None, saved=None):
         self.settings, self.folder, self.lock = settings, folder, lock
@@ -1427,10 +1367,7 @@ def sample_answer(session, net, sample):
 
 
 def train(session, net, settings, data, first_epoch, saves, log, say, ctrl_c):
-    """The tutorial's loop from first_epoch to EPOCHS: per epoch an Adam step per batch and a
-    line; every EVAL_EVERY the watched error and the sample's answer; a save every SAVE_EVERY
-    and at the end. Ctrl-C (ctrl_c) ends the epoch, saves it, raises Stopped. Returns the last
-    epoch and the seconds spent training."""
+    """The tutorial's loop to EPOCHS: epoch lines, gradings, saves; Ctrl-C saves, then Stopped."""
     epochs = 0 if settings.cell == "handwired" else settings.epochs  # set, not trained
     width, step_times, training_time, epoch = len(str(epochs)), [], 0.0, first_epoch - 1
     with ctrl_c:
@@ -1471,8 +1408,7 @@ def train(session, net, settings, data, first_epoch, saves, log, say, ctrl_c):
 
 
 def report(session, net, settings, test, epoch, say, gradings=()):
-    """The curve; the tutorial's last line, `Epoch 5000 error 0.1%`, with the number wrong;
-    tables by count (and length); the sample's every probability."""
+    """The curve, the tutorial's last line with the number wrong, tables, the sample."""
     seq_len = settings.seq_len
     wrong = wrong_in(session, net, test, say)
     points = [*gradings] + ([] if epoch in dict(gradings) else [(epoch, 100 * wrong.mean())])
@@ -1503,36 +1439,33 @@ def report(session, net, settings, test, epoch, say, gradings=()):
     return int(wrong.sum())
 
 
-def train_and_report(settings, folder=None, saved=None, lock=None, out=None, log_dir=None,
-                     heading=None):
-    """Say heading, make the data, train (on from `saved`), grade and report to out (stdout):
-    returns the number wrong, or raises Stopped. An output that fails stops it, as Ctrl-C does."""
+def train_and_report(settings, heading, folder, saved, lock, log_dir):
+    """Say heading, make the data, train (on from `saved`), grade, report: the number wrong, or
+    Stopped; an output that fails stops it as Ctrl-C does."""
     ctrl_c = CtrlC()
 
     def say(line):
         try:
-            print(line, file=out or sys.stdout, flush=True)
+            print(line, flush=True)
         except OSError as problem:
             with contextlib.suppress(OSError, ValueError):
                 os.dup2(devnull, sys.stdout.fileno())  # where the rest goes
             ctrl_c.press(f"its output failing ({reason(problem)})")
 
     started = time.perf_counter()
-    if heading:
-        say(heading)
+    say(heading)
     seq_len, min_len = settings.seq_len, settings.min_len or settings.seq_len
     strings = all_strings(seq_len, settings.seed, min_len)
     train_set, valid, test = split(strings, settings.num_examples, settings.validation_examples,
                                    ones_in(strings, seq_len) if settings.sampling == "counts"
                                    else None, settings.seed)
-    held_out = f", {len(valid):,} for validation" if len(valid) else ""
     different = len(np.unique(train_set))  # fewer if SAMPLING "counts" repeated some
-    held_out = (f" ({different:,} different)" if different < len(train_set) else "") + held_out
+    held_out = (f" ({different:,} different)" if different < len(train_set) else "") + (
+        f", {len(valid):,} for validation" if len(valid) else "")
     bits = f"{seq_len}" if min_len == seq_len else f"{min_len} to {seq_len}"
     say(f"Data: {len(strings):,} strings of {bits} bits, {len(train_set):,} for training"
         f"{held_out} and {len(test):,} for testing ({time.perf_counter() - started:.2f}s)")
-    # Training is watched on the validation strings if there are any, else on the test set
-    # (the tutorial's way); either way the final error is the test set's.
+    # Training is watched on the validation strings, if any, else (the tutorial's way) the test
     data = SimpleNamespace(train=train_set, watch=valid if len(valid) else test,
                            watched="validation" if len(valid) else "test")
     net = build_graph(settings)
@@ -1549,7 +1482,7 @@ def train_and_report(settings, folder=None, saved=None, lock=None, out=None, log
             wrong = report(session, net, settings, test, epoch, say, log.gradings)
             log.add(epoch, test_error=100 * wrong / len(test), training_seconds=training_time)
         finally:
-            log.close()
+            log.write(close=True)
     say(f"Total time {duration(time.perf_counter() - started)}, of which training "
         f"{training_time:.1f}s")
     if ctrl_c.pressed:  # while it reported, after training
@@ -1558,8 +1491,7 @@ def train_and_report(settings, folder=None, saved=None, lock=None, out=None, log
 
 
 def first_line(settings, folder, saved, aside=None):
-    """What a run says first: the run it continues and from which epoch, or that it is new,
-    where it saves (and where --fresh put what was there), and the other runs beside it."""
+    """What a run says first: what it continues or that it is new, where it saves."""
     if not folder:
         return "New run, not saved (CHECKPOINT_DIR is empty)"
     if saved:
@@ -1575,17 +1507,15 @@ def first_line(settings, folder, saved, aside=None):
 
 @contextlib.contextmanager
 def saved_model(settings, strings, option, probe=False):
-    """The model saved for these settings in a session, once it is found and can read each
-    string (SettingError, in one sentence, if not): yields (net, session)."""
+    """The model saved for these settings, in a session, once it can read the strings."""
     folder = run_folder(settings) if settings.checkpoint_dir else None
     saved = folder and read_checkpoint(folder, settings)
     if not saved:
         others = folder and other_runs(settings)
-        raise SettingError(
-            f"{option} needs a model trained with these settings, but "
-            + (f"{settings.checkpoint_dir}{os.sep} has none; " if folder else "CHECKPOINT_DIR is "
-               "empty; ") + (f"it keeps {others}; give a run's options to ask it." if others
-                             else "train one first."))
+        raise SettingError(f"{option} needs a model trained with these settings, but " + (
+            f"{settings.checkpoint_dir}{os.sep} has none; " if folder else "CHECKPOINT_DIR is "
+            "empty; ") + (f"it keeps {others}; give a run's options to ask it." if others
+                          else "train one first."))
     seq_len, min_len = settings.seq_len, settings.min_len
     reads = (f"{seq_len}-bit strings" if min_len == seq_len
              else f"strings of {min_len} to {seq_len} bits")
@@ -1611,10 +1541,10 @@ def saved_model(settings, strings, option, probe=False):
                 if newer["prefix"] == saved["prefix"]:
                     raise
                 saved = newer
+        layers = f"{settings.num_layers} layer{'s' * (settings.num_layers > 1)}"
         print(f"Model saved in {folder}{os.sep} at epoch {saved['epoch']}: {settings.cell}, "
-              f"{settings.num_layers} layer{'s' * (settings.num_layers > 1)} of "
-              f"{settings.num_hidden} units, {reads}, TARGET {settings.target}, HEAD "
-              f"{settings.head}")
+              f"{layers} of {settings.num_hidden} units, {reads}, TARGET {settings.target}, "
+              f"HEAD {settings.head}")
         yield net, session
 
 
@@ -1629,12 +1559,8 @@ def predict_saved(settings):
         print(f"{string} predicted count {count} ({given}), true count {string.count('1')}")
 
 
-INSPECT_SAMPLE = 2000  # strings the unit finder measures (every bit of each)
-
-
 def inspect_saved(settings, log=None):
-    """--inspect: find the units that count, show them bit by bit for each string (and, given
-    a log folder, log_states)."""
+    """--inspect: find the units that count, show them bit by bit (and log_states)."""
     with saved_model(settings, settings.inspect, "--inspect", probe=True) as (net, session):
         answers = predict(session, net, settings.inspect)
         rng = np.random.default_rng(settings.seed)
@@ -1668,8 +1594,7 @@ def inspect_saved(settings, log=None):
 
 
 def log_states(folder, strings, parts, found, ranges, zoom=8):
-    """Per string, in TensorBoard's log in folder: a picture per part of the state (a row per
-    unit, a column per bit), and the counting units' curves beside the ones counted so far."""
+    """Per string, pictures of each part of the state and the counting units' curves."""
     writer = Scalars(folder)
     for number, string in enumerate(strings):
         for name, values in parts.items():
@@ -1687,12 +1612,11 @@ def log_states(folder, strings, parts, found, ranges, zoom=8):
             writer.write(step=bit + 1, summary=tf1.Summary(value=[
                 tf1.Summary.Value(tag=f"inspect {string}/{tag}", simple_value=value)
                 for tag, value in traces.items()]))
-    writer.close()
+    writer.write(close=True)
 
 
 def main(argv=None):
-    """Run the script with argv (the command line's by default); returns the exit status: 0
-    done, 2 a setting it cannot run with, 130 Ctrl-C, 143 SIGTERM, 1 stopped otherwise."""
+    """Run the script with argv; returns 0, 2 (a setting), 130 Ctrl-C, 143 SIGTERM or 1."""
     lock = folder = None
     tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
     warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
@@ -1719,8 +1643,8 @@ def main(argv=None):
                 if saved:
                     restore(saved, folder)
                 aside = folder and check_folder(folder, saved, settings.fresh)
-                train_and_report(settings, folder, saved, lock, log_dir=log,
-                                 heading=first_line(settings, folder, saved, aside))
+                train_and_report(settings, first_line(settings, folder, saved, aside), folder,
+                                 saved, lock, log)
     except SettingError as problem:
         complain(problem)
         return 2

@@ -249,9 +249,8 @@ def test_a_list_of_saves_whose_record_is_lost_deletes_nothing(trained, capsys):
     (lambda record: {**record, "settings": {**record["settings"], "NUM_HIDDEN": 10**12}},
      "records settings no run can have (NUM_HIDDEN is 1000000000000, more than the "
      "2,147,483,647 it may be)"),
-    (lambda record: {**record, "settings": {**record["settings"], "NUM_LAYERS": 400}},
-     "records settings no run can have (TOWERS 2 x NUM_LAYERS 400 x SEQ_LEN 6 (UNROLL "
-     "'static') is 4,800 copies"),
+    (lambda record: {**record, "settings": {**record["settings"], "NUM_LAYERS": 2000}},
+     "records settings no run can have (TOWERS 1 x NUM_LAYERS 2000 is 2,000 copies"),
     (lambda record: {**record, "settings": "[" * 30000 + "]" * 30000},
      "is not a checkpoint record this script wrote"),
     (lambda record: {**record, "epoch": "9" * 70000}, "is not a checkpoint record this script"),
