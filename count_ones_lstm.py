@@ -60,6 +60,9 @@ import argparse, ast, contextlib, errno, hashlib, io, json, os, re  # noqa: E401
 import signal, stat, time, tokenize, warnings  # noqa: E401, E402
 from importlib.util import find_spec  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
+pressed = []  # Ctrl-C while the packages load is noted: some of their code swallows it
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, lambda *_: pressed.append("Ctrl-C"))
 
 for needed in ("numpy", "tensorflow", "tf_keras", "filelock", "tensorboard"):  # or a sentence
     if not find_spec(needed):
@@ -88,13 +91,12 @@ saved_stderr = os.dup(2)  # on stderr: send it to /dev/null for as long as the i
 os.dup2(devnull, 2)
 try:
     import tensorflow as tf  # noqa: E402
-except KeyboardInterrupt:  # Ctrl-C while it loads: nothing was read or written yet
-    os.dup2(saved_stderr, 2)
-    sys.exit(print("count_ones_lstm.py: stopped by Ctrl-C while TensorFlow loaded.",
-                   file=sys.stderr) or 130)
 finally:
     os.dup2(saved_stderr, 2)
     os.close(saved_stderr)
+if pressed:  # nothing was read or written yet
+    sys.exit(print("count_ones_lstm.py: stopped by Ctrl-C while the packages loaded.",
+                   file=sys.stderr) or 130)
 
 tf1 = tf.compat.v1
 MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
@@ -1077,8 +1079,7 @@ def own_saves(directory):
     """The saves WRITES_FILE lists as this script's own, and the one the record named then."""
     with contextlib.suppress(ValueError, TypeError, AttributeError, KeyError):
         manifest = read_json(os.path.join(directory, WRITES_FILE)) or {"names": []}
-        return [n for n in manifest["names"] if re.fullmatch(r"model-\d+", n)], (
-            manifest.get("record"))
+        return [n for n in manifest["names"] if re.fullmatch(r"model-\d+", n)], manifest["record"]
     return [], None
 
 
@@ -1095,9 +1096,8 @@ def forget(directory, keep, names):
 
 
 def save_checkpoint(session, net, directory, settings, epoch, lock=None, previous=None):
-    """Save every variable as of `epoch` (WRITES_FILE naming it first), point the record, then
-    TensorFlow's `checkpoint`, at it in one step, remove `previous`. If writing fails before,
-    what was written goes and the error is raised; `lock` tells if the folder is the same."""
+    """Save every variable as of `epoch` (WRITES_FILE naming it first), then point the record
+    and TensorFlow's `checkpoint` at it and remove `previous`; a failed write removes its part."""
     name = f"model-{epoch}"
     ours = sorted({*own_saves(directory)[0], name} | ({previous} if previous else set()))
     try:
@@ -1209,9 +1209,9 @@ def check_folder(directory, saved, fresh=False):
         raise SettingError(f"Making {directory}{os.sep} ready for the run failed "
                            f"({reason(problem)}); its last save is as it was.") from None
     if strangers:  # (but .DS_Store and the like)
-        more = f" and {len(strangers) - 3} more" if len(strangers) > 3 else ""
-        raise SettingError(f"{directory}{os.sep} holds {', '.join(strangers[:3])}{more}, which "
-                           f"this script did not write or has no record of; {FRESH}.")
+        raise SettingError(f"{directory}{os.sep} holds {', '.join(strangers[:3])}"
+                           f"{' ...' * (len(strangers) > 3)}, which this script did not write "
+                           f"or has no record of; {FRESH}.")
 
 
 def check_writable(name, directory):
@@ -1620,8 +1620,8 @@ def main(argv=None):
     lock = folder = None
     tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
     warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
-    if hasattr(signal, "SIGBREAK"):  # Windows's Ctrl-Break: outside training, as Ctrl-C does
-        signal.signal(signal.SIGBREAK, signal.default_int_handler)
+    for number in {signal.SIGINT, getattr(signal, "SIGBREAK", signal.SIGINT)}:  # and Windows's
+        signal.signal(number, signal.default_int_handler)  # Ctrl-Break: KeyboardInterrupt
     try:
         settings = parse_settings(sys.argv[1:] if argv is None else argv)
         check_settings(settings)
