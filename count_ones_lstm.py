@@ -1136,12 +1136,12 @@ def kept_in(folder):
     with contextlib.suppress(SettingError):
         saved = read_checkpoint(folder)
         if saved:
-            restore(saved, folder)
+            restore(saved)
             return f"the last save, epoch {saved['epoch']} in {folder}{os.sep}, is kept as it was"
     return f"{folder}{os.sep} holds no save"
 
 
-def restore(saved, directory, session=None, net=None):
+def restore(saved, session=None, net=None):
     """Read every tensor of the save (checksums checked), so damage is named before building;
     given a session, load it there, each variable in its recorded shape. Else SettingError."""
     try:
@@ -1473,7 +1473,7 @@ def train_and_report(settings, heading, folder, saved, lock, log_dir):
     log = Scalars(log_dir, net.graph, settings, first)
     with new_session(net) as session:
         if saved:
-            restore(saved, folder, session, net)
+            restore(saved, session, net)
         elif settings.cell == "handwired":
             set_handwired(session, net)
         try:
@@ -1530,7 +1530,7 @@ def saved_model(settings, strings, option, probe=False):
     with tf1.Session(graph=net.graph) as session:
         while True:  # a run training in the folder may have replaced the save meanwhile
             try:
-                restore(saved, folder, session, net)
+                restore(saved, session, net)
                 break
             except SettingError:
                 newer = read_checkpoint(folder, settings)
@@ -1641,7 +1641,7 @@ def main(argv=None):
                     lock = lock_folder(folder)
                 saved = folder and not settings.fresh and read_checkpoint(folder, settings)
                 if saved:
-                    restore(saved, folder)
+                    restore(saved)
                 aside = folder and check_folder(folder, saved, settings.fresh)
                 train_and_report(settings, first_line(settings, folder, saved, aside), folder,
                                  saved, lock, log)

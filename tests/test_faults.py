@@ -322,10 +322,10 @@ def test_predict_while_a_fresh_run_sets_the_save_aside_says_so(trained, capsys, 
     where, folder = trained
     real = col.restore
 
-    def fresh_run_meanwhile(saved, directory, session=None, net=None):
+    def fresh_run_meanwhile(saved, session=None, net=None):
         if session is not None:
             col.check_folder(str(folder), None, fresh=True)  # what --fresh does first
-        return real(saved, directory, session, net)
+        return real(saved, session, net)
 
     monkeypatch.setattr(col, "restore", fresh_run_meanwhile)
     refused(where + ["--predict", "010110"], capsys, f"The model in {folder}{os.sep} was moved "
