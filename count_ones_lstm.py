@@ -56,7 +56,7 @@ sys.excepthook = python_hook
 CHANGEABLE = ("EPOCHS", "EVAL_EVERY", "CHECKPOINT_DIR", "SAVE_EVERY", "LOG_DIR", "SAMPLE",
               "UNROLL", "TOWERS", "STEPS_PER_RUN", "GRADING", "EVAL_BATCH")
 
-import argparse, ast, contextlib, errno, hashlib, io, json, os, re  # noqa: E401, E402
+import argparse, ast, contextlib, errno, functools, hashlib, io, json, os, re  # noqa: E401, E402
 import signal, stat, time, tokenize, warnings  # noqa: E401, E402
 from importlib.util import find_spec  # noqa: E402
 from types import SimpleNamespace  # noqa: E402
@@ -106,6 +106,10 @@ TARGETS, HEADS, SAMPLINGS = ("last", "every"), ("softmax", "regression"), ("unif
 
 class SettingError(ValueError):
     """A setting a user gave that the script cannot run with."""
+
+
+class OtherRun(SettingError):
+    """A run's folder that holds the record of another run (other settings or code)."""
 
 
 class Stopped(Exception):
@@ -188,7 +192,7 @@ def make_cell(kind, num_hidden):
     return tf1.nn.rnn_cell.BasicRNNCell(num_hidden)
 
 
-def build_model(settings, data=None, target=None, lengths=None, optimizer=None,
+def build_model(settings, data=None, target=None, lengths=None,
                 dynamic_rnn=tf1.nn.dynamic_rnn):
     """The tutorial's graph, line for line, in its order: its tensors by name. data and target
     (and lengths) are placeholders unless given (by the loop in the graph); the speed
@@ -235,7 +239,7 @@ def build_model(settings, data=None, target=None, lengths=None, optimizer=None,
         cross_entropy = other_loss(settings, prediction, target, val, data, lengths, weight,
                                    bias)
     cross_entropy = tf.identity(cross_entropy, name="cross_entropy")  # named, for TensorBoard
-    optimizer = optimizer or tf1.train.AdamOptimizer(settings.learning_rate)
+    optimizer = tf1.train.AdamOptimizer(settings.learning_rate)
     minimize = optimizer.minimize(cross_entropy, name="minimize")  # an Adam step on each variable
 
     if head == "softmax":  # (batch,) bool: the most probable count is not the true one
@@ -293,20 +297,36 @@ def counts_from(prediction, head):
 
 
 def build_graph(settings=None, probe=False, **changes):
-    """The tutorial's model in a tf.Graph of its own, and the speed settings' work beside it."""
+    """The tutorial's model in a tf.Graph of its own, and the speed settings' work beside it;
+    `notes`: a line for each speed setting that stepped aside for an edited line."""
     settings = Settings(**{**(vars(settings) if settings else {  # the block's, as they stand
         name.lower(): globals()[name] for name, _ in read_settings_block()}), **changes})
     settings.min_len = settings.min_len or settings.seq_len  # 0: every string SEQ_LEN long
+    notes, stood_in = [], learning_code()[1]
     plain = settings.unroll == "dynamic" and settings.towers == 1
+    if not plain and stood_in[RNN_CALL] != AS_SHIPPED[RNN_CALL]:
+        notes.append("Speed: the dynamic_rnn line of build_model() is not as shipped (an "
+                     "edit?), so it runs as written: UNROLL and TOWERS stand aside.")
+        plain = True
     rnn = tf1.nn.dynamic_rnn if plain else fast_rnn(settings.unroll, settings.towers)
+    looped = settings.steps_per_run > 1
+    if looped and stood_in[LOOP] != AS_SHIPPED[LOOP]:
+        notes.append("Speed: train_epoch() or what it uses is not as shipped (an edit?), so it "
+                     "runs as written, one session.run per batch: STEPS_PER_RUN stands aside.")
+        looped = False
     graph = tf.Graph()
     with graph.as_default():
         tf1.set_random_seed(settings.seed)
-        optimizer = tf1.train.AdamOptimizer(settings.learning_rate)
-        # The loop first: variables made in it are read afresh at every step, not once a run
-        loop = (build_training_loop(settings, optimizer, rnn)
-                if settings.steps_per_run > 1 else None)
-        model = build_model(settings, optimizer=optimizer, dynamic_rnn=rnn)
+        made = []  # the variables the loop's copy of the model makes, in order
+        with tf1.variable_creator_scope(recorded_in(made)):
+            # The loop first: variables made in it are read afresh at every step, not once a run
+            loop = build_training_loop(settings, rnn) if looped else None
+        sharing = contextlib.nullcontext()
+        if loop is not None:  # the model again, fed by placeholders (grading, prediction):
+            # it takes the loop's variables, Adam's too, instead of making its own
+            sharing = tf1.variable_creator_scope(handed_back(made_anew(made)))
+        with sharing, tf1.variable_scope(tf1.get_variable_scope(), reuse=tf1.AUTO_REUSE):
+            model = build_model(settings, dynamic_rnn=rnn)
         tree = build_prefix_tree(model, settings) if settings.grading == "tree" else None
         probe = build_state_probe(model, settings.seq_len) if probe else None
         init = tf1.global_variables_initializer()
@@ -319,7 +339,7 @@ def build_graph(settings=None, probe=False, **changes):
     graph.finalize()  # from here on, adding a node by accident is an error
     return SimpleNamespace(graph=graph, model=model, loop=loop, tree=tree, probe=probe,
                            init=init, saver=saver, finite=finite, settings=settings,
-                           seq_len=settings.seq_len)
+                           seq_len=settings.seq_len, notes=notes)
 
 
 def new_session(net):
@@ -333,8 +353,6 @@ def new_session(net):
 
 def train_epoch(session, net, numbers, batch_size):
     """One pass, an Adam step per batch: (loss per string, share wrong, steps)."""
-    if net.loop is not None:  # the same steps, run inside the graph: see "Speed" below
-        return train_epoch_in_graph(session, net, numbers, batch_size)
     model = net.model
     total_loss, total_wrong, steps = 0.0, 0, 0
     for start in range(0, len(numbers), batch_size):
@@ -355,8 +373,8 @@ def wrong_in(session, net, numbers, say=print):
         wrong = wrong_by_tree(session, net, numbers[:TREE_CHECK])
         if wrong is not None:
             return wrong[numbers]
-        say(f"Grading: the prefix tree's `last` is not build_model's (an edited line?), so "
-            f"every string is fed to build_model instead, {net.settings.eval_batch:,} at a "
+        say("Grading: the prefix tree's `last` or labels are not build_model's (an edit?), "
+            f"so every string is fed to build_model instead, {net.settings.eval_batch:,} at a "
             "time, as with GRADING \"batches\".")
         net.tree = None
     wrong = []  # the tutorial's way: feed the strings to `data`, EVAL_BATCH at a time
@@ -587,8 +605,9 @@ def bits_and_labels_in_graph(codes, seq_len):
     return tf.cast(bits, tf.float32)[:, :, None], labels, lengths          # (n, seq_len, 1)
 
 
-def build_training_loop(settings, optimizer, rnn):
-    """The tutorial's batch loop as a tf.while_loop, one minimize after another."""
+def build_training_loop(settings, rnn):
+    """train_epoch()'s batch loop as a tf.while_loop, one minimize after another, its batches
+    made as bits_and_labels() makes them (build_graph checks that both are as shipped)."""
     seq_len = settings.seq_len
     mixed = settings.min_len < seq_len  # strings of several lengths
     with tf.name_scope("train"):
@@ -599,8 +618,7 @@ def build_training_loop(settings, optimizer, rnn):
         def step(number, losses, wrong):
             batch = slice(number * batch_size, (number + 1) * batch_size)
             data, target, lengths = all_bits[batch], all_labels[batch], all_lengths[batch]
-            model = build_model(settings, data, target, lengths if mixed else None,
-                                optimizer, rnn)
+            model = build_model(settings, data, target, lengths if mixed else None, rnn)
             with tf.control_dependencies([model.minimize]):
                 return (number + 1, losses.write(number, model.cross_entropy),
                         wrong + tf.reduce_sum(tf.cast(model.mistakes, tf.int64)))
@@ -629,6 +647,43 @@ def train_epoch_in_graph(session, net, numbers, batch_size):
         total_wrong += int(wrong)
         steps += len(losses)
     return total_loss / len(numbers), total_wrong / len(numbers), steps
+
+
+def epoch_runner(net):
+    """The batch loop a run uses: train_epoch(), or its steps looped in the graph."""
+    if net.loop is None:
+        return train_epoch
+    return train_epoch_in_graph
+
+
+def recorded_in(made):
+    """A variable creator that makes each variable as usual and adds it to the list `made`."""
+    def creator(next_creator, **kwargs):
+        made.append(next_creator(**kwargs))
+        return made[-1]
+    return creator
+
+
+def made_anew(made):
+    """The variables of `made` that a second build_model() makes again: all but those of
+    tf1.get_variable, which it finds by name instead (Adam's slots, a tf.Variable)."""
+    anew = []
+    for variable in made:
+        with tf1.variable_scope(tf1.get_variable_scope(), reuse=True):
+            try:
+                tf1.get_variable(variable.op.name, dtype=variable.dtype.base_dtype)
+            except ValueError:
+                anew.append(variable)
+    return anew
+
+
+def handed_back(variables):
+    """A variable creator that makes none: each call gets the next of `variables`, in order."""
+    waiting = iter(variables)
+
+    def creator(next_creator, **kwargs):
+        return next(waiting)
+    return creator
 
 
 def step_layers(layers, inputs, state):
@@ -715,11 +770,14 @@ def wrong_by_tree(session, net, sample):
         judge([(depth, 0, out) for depth, out in session.run(net.tree.top_outputs).items()])
         for i, grown in each_prefix(session, net, net.tree.leaf_outputs):  # prefix i, below
             judge([(depth, i * len(out), out) for depth, out in grown.items()])
-        inp, _, lengths = bits_and_labels(sample, seq_len)
-        own = session.run(model.last, feed(model, inp, lengths=lengths))
+        inp, out, lengths = bits_and_labels(sample, seq_len)
+        own, own_wrong = session.run([model.last, model.mistakes],
+                                     feed(model, inp, out, lengths))
     except (ValueError, tf.errors.OpError):  # build_model's lines need more than `last`
         return None
-    return wrong if np.allclose(own, sample_last, rtol=1e-4, atol=1e-5) else None
+    same = (np.allclose(own, sample_last, rtol=1e-4, atol=1e-5)  # and bits_and_labels'
+            and np.array_equal(own_wrong, wrong[sample]))  # labels are ones_in()'s
+    return wrong if same else None
 
 
 # --- The command line: made from the settings block, so that --help says what it says ---
@@ -926,15 +984,82 @@ def check_machine_limits(settings):
 
 
 # --- Runs and checkpoints -------------------------------------------------------------
-# Each set of the settings that shape learning has a folder in CHECKPOINT_DIR: TensorFlow's
-# saves there, and a JSON record of those settings and the epoch saved.
+# Each set of the settings and the code that shape learning has a folder in CHECKPOINT_DIR:
+# TensorFlow's saves there, and a JSON record of those settings, that code and the epoch saved.
+
+# The code that shapes what a run learns: these functions, and the functions and constants of
+# this file that they use (the settings block aside: its values are the run's settings).
+LEARNING_CODE = ("all_strings", "ones_in", "split", "bits_and_labels", "build_model",
+                 "train_epoch", "handwired_weights")
+# The code the speed settings stand in for, and its digests as shipped: an edit steps them aside
+LOOP = "train_epoch() and what it uses"  # STEPS_PER_RUN's loop makes and steps the same batches
+RNN_CALL = "the dynamic_rnn line"  # build_model's line that UNROLL and TOWERS stand in for
+AS_SHIPPED = {LOOP: "b85ee63bc3b4", RNN_CALL: "646fd669196d"}
+
+
+@functools.cache
+def parsed(path=__file__):
+    """The module that the file at path holds, parsed by Python's own parser."""
+    with open(path, encoding="utf-8") as source:
+        return ast.parse(source.read())
+
+
+def digest(node):
+    """12 hex digits drawn from what a piece of code does, not its comments, docstring or
+    spacing: the same after any edit of those, different after any other."""
+    if isinstance(node, ast.FunctionDef):
+        body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+        text = node.name + ast.dump(node.args) + "".join(ast.dump(line) for line in body)
+    else:
+        text = ast.dump(node)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def uses(node):
+    """The names a piece of code reads that it does not set itself: globals it uses."""
+    names = [part for part in ast.walk(node) if isinstance(part, ast.Name)]
+    own = {part.id for part in names if not isinstance(part.ctx, ast.Load)}
+    own.update(argument.arg for argument in ast.walk(node) if isinstance(argument, ast.arg))
+    return {part.id for part in names if part.id not in own}
+
+
+@functools.cache
+def learning_code(path=__file__):
+    """({name: digest} for the code that shapes what a run learns, as the file reads now,
+    {LOOP and RNN_CALL: digest}, for the code that the speed settings stand in for)."""
+    block = {name for name, _ in read_settings_block(path)}
+    named = {}  # this file's functions and constants (outside the block), by name
+    for node in parsed(path).body:
+        if isinstance(node, ast.FunctionDef):
+            named[node.name] = node  # found by its name, recorded as "name()"
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id not in block:
+                    named[target.id] = node
+    def closure(roots):  # {"name()" or "NAME": digest} of roots and all they use
+        found, waiting = {}, [name for name in roots if name in named]
+        while waiting:
+            name = waiting.pop()
+            key = f"{name}()" if isinstance(named[name], ast.FunctionDef) else name
+            if key not in found:
+                found[key] = digest(named[name])
+                waiting += uses(named[name]) & named.keys()
+        return found
+    calls = [line for line in ast.walk(named.get("build_model", ast.Module([], [])))
+             if isinstance(line, ast.Assign) and isinstance(line.value, ast.Call)
+             and isinstance(line.value.func, ast.Name) and line.value.func.id == "dynamic_rnn"]
+    loop = json.dumps(closure(["train_epoch"]), sort_keys=True)
+    stood_in = {LOOP: hashlib.sha256(loop.encode()).hexdigest()[:12],
+                RNN_CALL: digest(calls[0]) if len(calls) == 1 else None}
+    return closure(LEARNING_CODE), stood_in
+
 
 CHECKPOINT_FILE = "count_ones_lstm.json"  # in a run's folder: its settings and its epoch
 LOCK_FILE = "count_ones_lstm.lock"  # in a run's folder: held by the run training there
 WRITES_FILE = "count_ones_lstm.saves"  # in a run's folder: which saves there are its own
 ASIDE = re.compile(r"^before-fresh-\d+$")  # in a run's folder: what was there before --fresh
 TEMPORARY = re.compile(r"^(count_ones_lstm\.(json|saves)|checkpoint)\.\d+\.tmp$")  # write_whole's
-CHECKPOINT_FORMAT = 3  # 3: a folder per run, every setting that shapes learning recorded
+CHECKPOINT_FORMAT = 4  # 4: a folder per run, its settings and its code's digests recorded
 ADDED_LATER = {"SAMPLING": "uniform"}  # what a run saved before the setting existed used
 FRESH = "give --fresh (which moves what is there aside) or another --checkpoint-dir"
 
@@ -950,8 +1075,10 @@ def learned(settings):
 
 
 def run_folder(settings):
-    """CHECKPOINT_DIR/run-<8 hex digits drawn from learned(settings)>: a run's own folder."""
-    drawn = hashlib.sha256(json.dumps(learned(settings), sort_keys=True).encode()).hexdigest()
+    """CHECKPOINT_DIR/run-<8 hex digits drawn from learned(settings) and learning_code()>: the
+    folder of the run of these settings and this code."""
+    run = [learned(settings), learning_code()[0]]
+    drawn = hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()
     return os.path.join(settings.checkpoint_dir, f"run-{drawn[:8]}")
 
 
@@ -993,6 +1120,8 @@ def read_checkpoint(folder, settings=None):
                 and type(saved["settings"]) is dict):
             raise ValueError
         if saved.get("format") == CHECKPOINT_FORMAT:  # (the lightest way to run it)
+            if not all(type(text) is str for item in saved["code"].items() for text in item):
+                raise ValueError
             check_settings(Settings(**{**vars(parse_settings([])), **dict(
                 towers=1, unroll="dynamic", eval_batch=1), **{
                 name.lower(): value for name, value in saved["settings"].items()}}))
@@ -1009,9 +1138,12 @@ def read_checkpoint(folder, settings=None):
         raise SettingError(f"The model saved in {folder}{os.sep} was written by "
                            f"{'a newer' if newer else 'an older'} version of this script; "
                            f"{FRESH}.")
-    if settings is not None and saved["settings"] != learned(settings):
-        raise SettingError(f"{path} records other settings than those of the run whose folder "
-                           f"it is in (edited, or moved here?); {FRESH}.")
+    if settings is not None:
+        options, edited = differences(saved, settings)
+        if options or edited:
+            raise OtherRun(f"{path} is the record of another run ({in_words(options, edited)}), "
+                           "moved here by hand or edited; move it back, or give another "
+                           "--checkpoint-dir.")
     saved["prefix"] = os.path.join(folder, saved["checkpoint"])
     files = [plain_file(os.path.join(folder, file)) and file  # special files refused
              for file in files_of(folder, [saved["checkpoint"]])]
@@ -1023,22 +1155,38 @@ def read_checkpoint(folder, settings=None):
     return saved
 
 
-def options_for(saved, settings):
-    """What turns these settings into those of a saved run: [option or edit per setting]."""
-    mine, theirs = {**ADDED_LATER, **learned(settings)}, {**ADDED_LATER, **saved["settings"]}
-    words = []
+def differences(saved, settings):
+    """What makes a saved run other than these settings and this code: ([--option value or
+    block edit per setting], [each function or constant whose code differs])."""
+    def as_set(values):  # a MIN_LEN of SEQ_LEN is what MIN_LEN 0 means
+        if values.get("MIN_LEN") == values.get("SEQ_LEN"):
+            return {**ADDED_LATER, **values, "MIN_LEN": 0}
+        return {**ADDED_LATER, **values}
+    mine, theirs = as_set(learned(settings)), as_set(saved["settings"])
+    options = []
     for name in [*mine, *(name for name in theirs if name not in mine)]:
         if name not in theirs:
-            words.append(f"without {name} in the settings block")
+            options.append(f"without {name} in the settings block")
         elif name not in mine:
-            words.append(f"{name} = {theirs[name]!r} in the settings block")
+            options.append(f"{name} = {theirs[name]!r} in the settings block")
         elif mine[name] != theirs[name]:
-            words.append(f"--{name.lower().replace('_', '-')} {theirs[name]}")
-    return words
+            options.append(f"--{name.lower().replace('_', '-')} {theirs[name]}")
+    code, their_code = learning_code()[0], saved["code"]
+    return options, sorted(name for name in {*code, *their_code}
+                           if code.get(name) != their_code.get(name))
+
+
+def in_words(options, edited):
+    """differences() as one phrase: '--learning-rate 0.01, build_model() as you had it then'."""
+    words = [" ".join(options)] if options else []
+    if edited:
+        names = " and ".join(", ".join(edited).rsplit(", ", 1))
+        words.append(f"{names} as you had {'it' if len(edited) == 1 else 'them'} then")
+    return ", ".join(words)
 
 
 def other_runs(settings):
-    """The other runs saved in CHECKPOINT_DIR, nearest first: their options and epochs."""
+    """The other runs saved in CHECKPOINT_DIR, nearest first: what differs, and their epochs."""
     runs, directory = [], settings.checkpoint_dir
     for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
         folder = os.path.join(directory, name)
@@ -1046,9 +1194,11 @@ def other_runs(settings):
             saved = (name.startswith("run-") and folder != run_folder(settings)
                      and read_checkpoint(folder))
             if saved:
-                runs.append((options_for(saved, settings), saved["epoch"]))
-    runs.sort(key=lambda run: (len(run[0]), run))  # fewest differences first
-    listed = "; ".join(f"{' '.join(options)} (epoch {epoch})" for options, epoch in runs[:3])
+                options, edited = differences(saved, settings)
+                runs.append((len(options) + len(edited), in_words(options, edited),
+                             saved["epoch"]))
+    runs.sort()  # fewest differences first
+    listed = "; ".join(f"{words} (epoch {epoch})" for _, words, epoch in runs[:3])
     more = f" and {len(runs) - 3} more" if len(runs) > 3 else ""
     return f"{len(runs)} other run{'s' * (len(runs) > 1)}: {listed}{more}" if runs else ""
 
@@ -1111,7 +1261,7 @@ def save_checkpoint(session, net, directory, settings, epoch, lock=None, previou
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))  # made anew
         write_whole(os.path.join(directory, CHECKPOINT_FILE), json.dumps({  # the record
             "format": CHECKPOINT_FORMAT, "checkpoint": name, "epoch": epoch,
-            "settings": learned(settings)}, indent=1))
+            "settings": learned(settings), "code": learning_code()[0]}, indent=1))
     except (OSError, ValueError, tf.errors.OpError) as problem:
         if not os.path.isdir(directory):  # removed during the run (TensorFlow's ValueError)
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)) from problem
@@ -1162,6 +1312,23 @@ def restore(saved, session=None, net=None):
         raise SettingError(f"The checkpoint {saved['prefix']} cannot be read "
                            f"({type(problem).__name__}): it is damaged or incomplete; "
                            f"{FRESH}.") from None
+
+
+def save_to_continue(folder, settings):
+    """The record of the save a run continues from (damage named before building), or None:
+    with --fresh, None, but even then the record of another run is refused (OtherRun)."""
+    try:
+        saved = read_checkpoint(folder, settings)
+    except OtherRun:
+        raise
+    except SettingError:
+        if settings.fresh:  # a damaged record: --fresh moves it aside
+            return None
+        raise
+    if saved is None or settings.fresh:
+        return None
+    restore(saved)
+    return saved
 
 
 def lock_folder(directory):
@@ -1370,10 +1537,11 @@ def train(session, net, settings, data, first_epoch, saves, log, say, ctrl_c):
     """The tutorial's loop to EPOCHS: epoch lines, gradings, saves; Ctrl-C saves, then Stopped."""
     epochs = 0 if settings.cell == "handwired" else settings.epochs  # set, not trained
     width, step_times, training_time, epoch = len(str(epochs)), [], 0.0, first_epoch - 1
+    run_epoch = epoch_runner(net)  # train_epoch(), or with STEPS_PER_RUN its steps in the graph
     with ctrl_c:
         while epoch < epochs and not ctrl_c.pressed:
             started = time.perf_counter()
-            loss, error, steps = train_epoch(session, net, data.train, settings.batch_size)
+            loss, error, steps = run_epoch(session, net, data.train, settings.batch_size)
             epoch += 1
             seconds = time.perf_counter() - started
             training_time += seconds
@@ -1469,6 +1637,8 @@ def train_and_report(settings, heading, folder, saved, lock, log_dir):
     data = SimpleNamespace(train=train_set, watch=valid if len(valid) else test,
                            watched="validation" if len(valid) else "test")
     net = build_graph(settings)
+    for note in net.notes:
+        say(note)
     first = saved["epoch"] + 1 if saved else 1
     log = Scalars(log_dir, net.graph, settings, first)
     with new_session(net) as session:
@@ -1639,9 +1809,7 @@ def main(argv=None):
                 if folder:  # one run per folder, before anything is read from it
                     check_writable("CHECKPOINT_DIR", folder)
                     lock = lock_folder(folder)
-                saved = folder and not settings.fresh and read_checkpoint(folder, settings)
-                if saved:
-                    restore(saved)
+                saved = folder and save_to_continue(folder, settings)
                 aside = folder and check_folder(folder, saved, settings.fresh)
                 train_and_report(settings, first_line(settings, folder, saved, aside), folder,
                                  saved, lock, log)

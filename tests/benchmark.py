@@ -36,7 +36,7 @@ PLAIN = dict(unroll="dynamic", towers=1, steps_per_run=1, grading="batches")
 def ms_per_step(session, net, numbers, batch_size):
     """Train one epoch; return the mean milliseconds per step."""
     start = time.perf_counter()
-    _, _, steps = col.train_epoch(session, net, numbers, batch_size)
+    _, _, steps = col.epoch_runner(net)(session, net, numbers, batch_size)
     return 1000 * (time.perf_counter() - start) / steps
 
 

@@ -1,6 +1,7 @@
 """The tutorial's claims, checked on the script as a user runs it."""
 
 import ast
+import importlib.util
 import json
 import os
 import re
@@ -559,7 +560,7 @@ def test_each_setting_that_shapes_learning_makes_a_run_of_its_own(tmp_path, caps
     before, made = files_in(first), {first}
     for change, asked in (
             (["--num-hidden", "12"], "--num-hidden 24"), (["--cell", "rnn"], "--cell lstm"),
-            (["--seq-len", "7"], "--seq-len 6 --min-len 6"), (["--seed", "1"], "--seed 0"),
+            (["--seq-len", "7"], "--seq-len 6"), (["--seed", "1"], "--seed 0"),
             (["--head", "regression"], "--head softmax"),
             (["--learning-rate", "0.01"], "--learning-rate 0.001"),
             (["--batch-size", "20"], "--batch-size 10"),
@@ -603,15 +604,17 @@ def test_a_record_in_a_folder_of_other_settings_is_refused_and_left_as_it_was(tm
     assert col.main(TINY + where + ["--epochs", "1"]) == 0
     record = run_in(tmp_path) / "count_ones_lstm.json"
     written = record.read_text()
-    for edit, sentence in ((lambda saved: saved.pop("format"), "by an older version"),
-                           (lambda saved: saved["settings"].update(NUM_HIDDEN=12),
-                            "records other settings than those of the run")):
+    for edit, sentence, advice in (
+            (lambda saved: saved.pop("format"), "by an older version", "give --fresh"),
+            (lambda saved: saved["settings"].update(NUM_HIDDEN=12),
+             "is the record of another run (--num-hidden 12), moved here by hand or edited",
+             "move it back, or give another --checkpoint-dir")):
         saved = json.loads(written)
         edit(saved)
         record.write_text(json.dumps(saved))
         before = files_in(record.parent)
         capsys.readouterr()
-        refused(TINY + where + ["--epochs", "2"], capsys, sentence, "--fresh")
+        refused(TINY + where + ["--epochs", "2"], capsys, sentence, advice)
         refused(TINY + ["--predict", "010101"] + where, capsys, sentence)
         assert files_in(record.parent) == before
 
@@ -743,7 +746,8 @@ def test_the_readme_map_of_the_tutorials_lines_names_what_the_script_has():
 # one section each for what came after the guide
 LATER_SECTIONS = ["How does it count?", "Strings of any length",
                   "Count at every bit, or as a number", "When saving goes wrong",
-                  "On Windows, macOS and Linux", "TensorBoard", "Every string right"]
+                  "On Windows, macOS and Linux", "TensorBoard", "Every string right",
+                  "Edit and run again"]
 
 
 def test_the_readme_stays_a_guide():
@@ -894,7 +898,8 @@ def test_an_edit_of_the_tutorials_last_line_takes_at_the_defaults_as_at_the_plai
     np.testing.assert_allclose(losses(at_defaults), losses(at_plain), rtol=1e-3)
     assert wrong(at_defaults) == wrong(at_plain)
     assert losses(at_defaults) != losses(as_shipped)
-    assert at_defaults.count("Grading: the prefix tree's `last` is not build_model's") == 1
+    assert at_defaults.count("Grading: the prefix tree's `last` or labels are not "
+                             "build_model's") == 1
     assert "Grading:" not in as_shipped
 
 
@@ -1074,7 +1079,7 @@ def test_a_short_run_with_mixed_lengths_learns_and_its_tables_add_up(tmp_path, c
 
 @pytest.mark.parametrize("argv, sentence", [
     (["--predict", "0101101"], "'0101101', 7 bits long, but the model saved in"),
-    (["--min-len", "3", "--predict", "010"], "--min-len 6 (epoch 30)"),
+    (["--min-len", "3", "--predict", "010"], ": --min-len 0 (epoch 30)"),
 ])
 def test_lengths_outside_the_models_are_refused(argv, sentence, trained, capsys):
     refused(TINY + argv + ["--checkpoint-dir", str(trained)], capsys, sentence)
@@ -1083,3 +1088,137 @@ def test_lengths_outside_the_models_are_refused(argv, sentence, trained, capsys)
 def test_min_len_outside_one_to_seq_len_is_refused(capsys):
     refused(["--seq-len", "8", "--min-len", "9"],
             capsys, "MIN_LEN is 9, but it must be from 1 to SEQ_LEN (8), or 0 for SEQ_LEN.")
+
+
+# --- editing the tutorial's lines, as a learner does -------------------------------------------
+
+def load_copy(copy):
+    """The edited copy of the script imported as a module of its own, to run main() in this
+    process (the copy's own code, read from its own file)."""
+    spec = importlib.util.spec_from_file_location(f"copy_{copy.stem}", copy)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# (the line's start, the line as edited, the function named as edited, what shows the edit ran)
+CODE_EDITS = {
+    "last": ("        last = tf.gather(val, seq_len - 1)",
+             "        last = tf.gather(val, 0)  # after the first bit", "build_model()"),
+    "loss": ("        cross_entropy = -tf.reduce_sum(",
+             "        cross_entropy = -10 * tf.reduce_sum(target * tf1.log("
+             "tf.clip_by_value(prediction, 1e-10, 1.0)))", "build_model()"),
+    "peepholes": ("        return tf1.nn.rnn_cell.LSTMCell(",
+                  "        return tf1.nn.rnn_cell.LSTMCell(num_hidden, use_peepholes=True, "
+                  "state_is_tuple=True)", "make_cell()"),
+    "optimizer": ("    optimizer = tf1.train.AdamOptimizer(",
+                  "    optimizer = tf1.train.GradientDescentOptimizer(0.1)", "build_model()"),
+    "print": ("        total_wrong += int(mistakes.sum())",
+              "        total_wrong += int(mistakes.sum())\n"
+              "        print(f'batch {steps} loss {float(loss):.3f}')", "train_epoch()"),
+}
+
+
+def first_losses(out):
+    return [float(n) for n in re.findall(r"^Epoch +\d+/\d+ loss +(\S+)", out, re.MULTILINE)]
+
+
+def saved_variables(folder):
+    record = col.read_checkpoint(str(folder))
+    return set(col.tf.train.load_checkpoint(record["prefix"]).get_variable_to_shape_map())
+
+
+def test_an_edit_of_the_tutorials_code_trains_a_new_run_and_the_first_stays(tmp_path, capsys):
+    # At the default speed settings (the loop in the graph, the stand-in for dynamic_rnn, the
+    # tree), as a learner runs it: each edit is a run of its own, and nothing of the first
+    # run changes; undoing the edit continues the first run, a comment alone changes nothing.
+    where = TINY + ["--checkpoint-dir", str(tmp_path / "runs")]
+    shipped = load_copy(edited_copy(tmp_path / "shipped"))
+    assert shipped.main(where + ["--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    first, shipped_losses = run_in(tmp_path / "runs"), first_losses(out)
+    kept = files_in(first)
+    for name, (old, new, function) in CODE_EDITS.items():
+        copy = load_copy(edited_copy(tmp_path / name, (old, new)))
+        assert copy.main(where + ["--epochs", "2"]) == 0
+        out = capsys.readouterr().out
+        assert out.splitlines()[0].startswith(f"New run, saving in {tmp_path / 'runs'}{os.sep}run-")
+        assert f"{function} as you had it then (epoch 2)" in out.splitlines()[0], name
+        folder = Path(out.splitlines()[0].split("saving in ")[1].split(os.sep + ";")[0])
+        assert folder != first and files_in(first) == kept
+        losses = first_losses(out)
+        if name == "loss":  # Adam steps alike whatever the loss's scale: ten times the loss
+            np.testing.assert_allclose(losses, [10 * loss for loss in shipped_losses], rtol=0.02)
+        elif name == "print":  # a print changes nothing learned: the loop in the graph is it
+            assert losses == shipped_losses
+        else:
+            assert losses != shipped_losses, name
+        if name == "peepholes":
+            assert "model/rnn/lstm_cell/w_f_diag" in saved_variables(folder)
+        if name == "optimizer":
+            assert not [variable for variable in saved_variables(folder) if "Adam" in variable]
+        if name == "print":  # the loop on screen runs, one line per batch, 4 batches an epoch
+            assert out.count("\nbatch ") == 8 and "batch 3 loss " in out
+            assert "Speed: train_epoch() or what it uses is not as shipped" in out
+        assert copy.main(where + ["--epochs", "3"]) == 0  # more epochs: its own run goes on
+        out = capsys.readouterr().out
+        assert out.startswith(f"Continuing the run saved in {folder}{os.sep} from epoch 2")
+        assert files_in(first) == kept
+        assert copy.main(where + ["--predict", "010110"]) == 0
+        assert capsys.readouterr().out.startswith(f"Model saved in {folder}{os.sep} at epoch 3:")
+    assert shipped.main(where + ["--epochs", "3"]) == 0  # the edit undone
+    assert capsys.readouterr().out.startswith(
+        f"Continuing the run saved in {first}{os.sep} from epoch 2 (on to epoch 3;")
+    commented = load_copy(edited_copy(
+        tmp_path / "comment", ("        val = tf.transpose(val, [1, 0, 2])",
+                               "\n        val = tf.transpose(val, [1, 0, 2])  # my own note")))
+    assert commented.main(where + ["--epochs", "4"]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"Continuing the run saved in {first}{os.sep} from epoch 3 (on to epoch 4;")
+    assert len(list((tmp_path / "runs").iterdir())) == 1 + len(CODE_EDITS)
+
+
+def test_an_edit_of_what_a_speed_setting_stands_in_for_turns_it_off_saying_so(tmp_path, capsys):
+    rnn_line = load_copy(edited_copy(tmp_path / "rnn", (
+        "        val, state = dynamic_rnn(",
+        "        val, state = dynamic_rnn(cell, data, sequence_length=lengths, dtype=tf.float32,"
+        " swap_memory=True)")))
+    plus_minus = load_copy(edited_copy(tmp_path / "bits", (  # bits of -1 and 1, not 0 and 1
+        "    return bits.astype(np.float32)[:, :, None], labels,",
+        "    return (2 * bits - 1).astype(np.float32)[:, :, None], labels, "
+        "lengths.astype(np.int32)")))
+    for copy, note in ((rnn_line, "Speed: the dynamic_rnn line of build_model() is not as "
+                                  "shipped"),
+                       (plus_minus, "Speed: train_epoch() or what it uses is not as shipped")):
+        assert copy.main(TINY + ["--epochs", "1", "--checkpoint-dir="]) == 0
+        out = capsys.readouterr().out
+        assert out.count(note) == 1 and out.count("Speed:") == 1, out
+    assert "Grading: the prefix tree's" in out  # its bits are 0 and 1 still: it steps aside
+    assert col.main(TINY + ["--epochs", "1", "--checkpoint-dir="]) == 0
+    assert "Speed:" not in capsys.readouterr().out
+
+
+def test_the_speed_settings_know_the_code_they_stand_in_for_as_shipped():
+    code, stood_in = col.learning_code()
+    assert stood_in == col.AS_SHIPPED  # an edit of that code in this file must update them
+    assert set(col.LEARNING_CODE) <= {name.rstrip("()") for name in code}
+    assert {"feed()", "spelled()", "other_loss()", "make_cell()", "COUNTER_STEP"} <= set(code)
+    assert not {"train()", "report()", "build_graph()", "main()"} & set(code)  # printing, speed
+
+
+def test_a_folder_holding_another_codes_run_is_refused_even_with_fresh(tmp_path, capsys):
+    # Moved by hand: the edited code's run put where the shipped code's would be.
+    where = TINY + ["--checkpoint-dir", str(tmp_path / "runs"), "--epochs", "1"]
+    edited = load_copy(edited_copy(tmp_path / "edited", CODE_EDITS["last"][:2]))
+    assert edited.main(where) == 0
+    folder = run_in(tmp_path / "runs")
+    mine = tmp_path / "runs" / Path(col.run_folder(col.parse_settings(where))).name
+    folder.rename(mine)
+    before = files_in(mine)
+    capsys.readouterr()
+    for options in ([], ["--fresh"], ["--predict", "010101"]):
+        assert col.main(where + options) == 2
+        err = capsys.readouterr().err
+        assert "is the record of another run (build_model() as you had it then)" in err, err
+        assert "--fresh" not in err  # which would move the owner's save aside
+        assert files_in(mine) == before

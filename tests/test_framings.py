@@ -31,9 +31,9 @@ def test_every_teaches_each_prefix_as_if_it_were_a_string_of_its_own(head):
     with tf.Graph().as_default(), tf1.Session() as session:
         shape = dict(seq_len=10, min_len=1, num_hidden=6, cell="lstm", num_layers=1,
                      learning_rate=0.001, seed=3, head=head)
-        optimizer = tf1.train.AdamOptimizer(0.001)
-        every = col.build_model(col.Settings(target="every", **shape), optimizer=optimizer)
-        last = col.build_model(col.Settings(target="last", **shape), optimizer=optimizer)
+        every = col.build_model(col.Settings(target="every", **shape))
+        with tf1.variable_scope(tf1.get_variable_scope(), reuse=tf1.AUTO_REUSE):  # Adam's too
+            last = col.build_model(col.Settings(target="last", **shape))
         session.run(tf1.global_variables_initializer())
 
         def loss(model, group):

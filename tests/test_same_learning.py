@@ -26,7 +26,7 @@ def test_from_the_same_seed_fast_and_plain_take_the_same_steps(fast):
         start = trainable_values(our_session, ours)
         for mine, theirs in zip(start, trainable_values(plain_session, plain), strict=True):
             assert np.array_equal(mine, theirs)  # the first weights do not hang on speed
-        our_epochs = [col.train_epoch(our_session, ours, train, col.BATCH_SIZE)
+        our_epochs = [col.epoch_runner(ours)(our_session, ours, train, col.BATCH_SIZE)
                       for _ in range(4)]  # four epochs of the tutorial's batches: 40 steps
         plain_epochs = [col.train_epoch(plain_session, plain, train, col.BATCH_SIZE)
                         for _ in range(4)]
@@ -55,13 +55,37 @@ def test_steps_per_run_cuts_an_epoch_into_runs_and_adds_up_every_step():
     looped = col.build_graph(seq_len=6, num_hidden=5, steps_per_run=3)
     plain = col.build_graph(seq_len=6, num_hidden=5, **PLAIN)
     with col.new_session(looped) as session, col.new_session(plain) as plain_session:
-        loss, error, steps = col.train_epoch(session, looped, train, 4)
+        loss, error, steps = col.train_epoch_in_graph(session, looped, train, 4)
         plain_loss, plain_error, plain_steps = col.train_epoch(plain_session, plain, train, 4)
         looped_weights = trainable_values(session, looped)
         plain_weights = trainable_values(plain_session, plain)
     assert steps == plain_steps == 7
     assert loss == pytest.approx(plain_loss, rel=1e-5)
     assert error == plain_error
+    for mine, theirs in zip(looped_weights, plain_weights, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
+
+
+def test_the_loop_in_the_graph_and_train_epoch_step_one_adam():
+    # The optimizer is build_model's line; its two copies in a looped graph share Adam's
+    # moments, so epochs taken either way, in turns, are the plain graph's epochs.
+    train = col.all_strings(6, seed=2)[:40]
+    looped = col.build_graph(seq_len=6, num_hidden=5, steps_per_run=3)
+    plain = col.build_graph(seq_len=6, num_hidden=5, **PLAIN)
+    assert col.epoch_runner(looped) is col.train_epoch_in_graph
+    assert col.epoch_runner(plain) is col.train_epoch
+    with col.new_session(looped) as session, col.new_session(plain) as plain_session:
+        turns = [col.train_epoch_in_graph(session, looped, train, 8),
+                 col.train_epoch(session, looped, train, 8),
+                 col.train_epoch_in_graph(session, looped, train, 8)]
+        plain_epochs = [col.train_epoch(plain_session, plain, train, 8) for _ in range(3)]
+        looped_weights = trainable_values(session, looped)
+        plain_weights = trainable_values(plain_session, plain)
+        names = [variable.op.name for variable in looped.graph.get_collection("variables")]
+    assert len(names) == len(set(names)) == 14  # 4 weights, their 8 moments, Adam's 2 powers
+    np.testing.assert_allclose([loss for loss, _, _ in turns],
+                               [loss for loss, _, _ in plain_epochs], rtol=1e-5)
+    assert plain_epochs[2][0] < plain_epochs[0][0]
     for mine, theirs in zip(looped_weights, plain_weights, strict=True):
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
 
@@ -80,7 +104,7 @@ def test_with_mixed_lengths_fast_and_plain_take_the_same_steps_and_grade_alike(f
     ours = col.build_graph(seq_len=7, min_len=2, **framing, **fast)
     plain = col.build_graph(seq_len=7, min_len=2, **framing, **PLAIN)
     with col.new_session(ours) as our_session, col.new_session(plain) as plain_session:
-        our_epochs = [col.train_epoch(our_session, ours, train, 20) for _ in range(3)]
+        our_epochs = [col.epoch_runner(ours)(our_session, ours, train, 20) for _ in range(3)]
         plain_epochs = [col.train_epoch(plain_session, plain, train, 20) for _ in range(3)]
         our_wrong = col.wrong_in(our_session, ours, codes)
         plain_wrong = col.wrong_in(plain_session, plain, codes)

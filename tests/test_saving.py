@@ -85,7 +85,7 @@ def test_a_damaged_save_is_named_in_one_sentence_and_left_as_it_was(damage, tmp_
     assert col.main(where + ["--epochs", "1", "--fresh"]) == 0  # --fresh gets past it
 
 
-OTHER = "records other settings than those of the run whose folder it is in"
+OTHER = "is the record of another run (--num-hidden 12), moved here by hand or edited"
 
 
 @pytest.mark.parametrize("edit, sentence", [
