@@ -125,7 +125,7 @@ class Settings(SimpleNamespace):
         raise SettingError(f"{name.upper()} is missing from the settings block; put it back.")
 
 
-# --- Data ------------------------------------------------------------------------------
+# --- Data ------------------------------------------------------------------------------------
 # A string is kept as its code, the number it spells (shorter ones, MIN_LEN, take the next
 # codes, from length_offset); only a batch at a time is turned into bits and labels.
 
@@ -181,7 +181,7 @@ def split(numbers, num_examples, validation_examples=0, counts=None, seed=0):
     return train, rest[:validation_examples], rest[validation_examples:]
 
 
-# --- The tutorial's model --------------------------------------------------------------
+# --- The tutorial's model --------------------------------------------------------------------
 
 def make_cell(kind, num_hidden):
     """One layer's TF1 cell ("handwired": an LSTM whose weights set_handwired() writes)."""
@@ -254,7 +254,7 @@ def build_model(settings, data=None, target=None, lengths=None,
         minimize=minimize, mistakes=mistakes, error=error, head=head)
 
 
-# --- Other framings: TARGET "every" and HEAD "regression" ------------------------------
+# --- Other framings: TARGET "every" and HEAD "regression" ------------------------------------
 # Two of the tutorial's readers' proposals: the running count taught after every bit, and
 # one number for an answer (squared error, read rounded). The error is still whole strings.
 
@@ -295,6 +295,8 @@ def counts_from(prediction, head):
         return np.floor(prediction + np.float32(0.5)).astype(np.int64)
     return prediction.argmax(axis=1)
 
+
+# --- The graph, and a session on it ----------------------------------------------------------
 
 def build_graph(settings=None, probe=False, **changes):
     """The tutorial's model in a tf.Graph of its own, and the speed settings' work beside it;
@@ -349,7 +351,7 @@ def new_session(net):
     return session
 
 
-# --- Training: the tutorial's loop -----------------------------------------------------
+# --- Training: the tutorial's batch loop, and the epoch loop ---------------------------------
 
 def train_epoch(session, net, numbers, batch_size):
     """One pass, an Adam step per batch: (loss per string, share wrong, steps)."""
@@ -365,7 +367,70 @@ def train_epoch(session, net, numbers, batch_size):
     return total_loss / len(numbers), total_wrong / len(numbers), steps
 
 
-# --- Grading and prediction ------------------------------------------------------------
+def train(session, net, settings, data, first_epoch, saves, log, say, ctrl_c):
+    """The tutorial's loop to EPOCHS: epoch lines, gradings, saves; Ctrl-C saves, then Stopped."""
+    epochs = 0 if settings.cell == "handwired" else settings.epochs  # set, not trained
+    width, step_times, training_time, epoch = len(str(epochs)), [], 0.0, first_epoch - 1
+    run_epoch = epoch_runner(net)  # train_epoch(), or with STEPS_PER_RUN its steps in the graph
+    with ctrl_c:
+        while epoch < epochs and not ctrl_c.pressed:
+            started = time.perf_counter()
+            loss, error, steps = run_epoch(session, net, data.train, settings.batch_size)
+            epoch += 1
+            seconds = time.perf_counter() - started
+            training_time += seconds
+            step_times.append(seconds / steps)
+            recent = step_times[1:][-50:] or step_times  # the first includes warm-up
+            say(f"Epoch {epoch:{width}d}/{epochs} loss {loss:#10.4g} train error "
+                f"{100 * error:5.1f}% step {1000 * seconds / steps:5.1f}ms left "
+                f"{duration(np.mean(recent) * steps * (epochs - epoch))}")
+            log.add(epoch, loss=loss, train_error=100 * error)
+            if not np.isfinite(loss):  # diverged: stop before it is saved anywhere
+                raise Stopped(f"The loss became {loss} at epoch {epoch}: training diverged "
+                              f"(LEARNING_RATE {settings.learning_rate:g} may be too large); "
+                              f"{kept_in(saves.folder)}.", 1)
+            if (epoch % settings.eval_every == 0 and not ctrl_c.pressed
+                    and (epoch < epochs or data.watched != "test")):
+                wrong = int(wrong_in(session, net, data.watch, say).sum())
+                say(f"Epoch {epoch:{width}d}/{epochs} {data.watched} error "
+                    f"{100 * wrong / len(data.watch):.3f}% ({wrong:,} of {len(data.watch):,} "
+                    f"wrong) after {training_time:.1f}s of training; "
+                    + sample_answer(session, net, settings.sample))
+                log.add(epoch, **{f"{data.watched}_error": 100 * wrong / len(data.watch)})
+            if epoch % settings.save_every == 0:
+                saves.save(session, net, epoch)
+        if epoch >= first_epoch or not ctrl_c.pressed:  # the end, or the epoch Ctrl-C let finish
+            saves.save(session, net, epoch)
+    if ctrl_c.pressed:
+        kept = (kept_in(saves.folder) if saves.last is None else f"saved in {saves.folder}"
+                f"{os.sep}; run the same command to continue")
+        raise Stopped(f"stopped by {ctrl_c.pressed} after epoch {epoch} of {epochs}; {kept}.",
+                      {"SIGTERM": 143, "Ctrl-C": 130, "Ctrl-Break": 130}.get(ctrl_c.pressed, 1))
+    return epoch, training_time
+
+
+def duration(seconds):
+    """A short human reading of a time span: '42s', '3m05s', '1h02m'."""
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    return (f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60
+            else f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s")
+
+
+def fit_sample(sample, seq_len):
+    """The sample cut, or repeated, to seq_len bits, so any SEQ_LEN has one to show."""
+    return (sample * (seq_len // len(sample) + 1))[:seq_len]
+
+
+def sample_answer(session, net, sample):
+    """The model's answer for the sample: the true count's probability, or the number."""
+    sample = fit_sample(sample, net.seq_len)
+    answer, true = predict(session, net, [sample])[0], sample.count("1")
+    return (f"sample {sample}: probability {answer[true]:.3f} of its {true} ones"
+            if net.model.head == "softmax" else f"sample {sample}: outputs {answer:.3f} for "
+            f"its {true} ones")
+
+
+# --- Grading, prediction and the report ------------------------------------------------------
 
 def wrong_in(session, net, numbers, say=print):
     """Which strings (codes) the model counts wrong, bool (n,): build_model's `mistakes`."""
@@ -406,162 +471,162 @@ def predict(session, net, strings):
     return session.run(net.model.prediction, feed(net.model, inp, lengths=lengths))
 
 
-# --- Looking inside: what the cell's state does while it counts (--inspect) ------------
-# An LSTM's cell state c is not squashed between steps, so a unit of c can step up for each
-# 1 and hold for each 0; the probe keeps every state, find_counters() finds such units.
-
-def build_state_probe(model, seq_len):
-    """The cells stepped bit by bit: parts {"c1", "h1", ...: (n, seq_len, hidden)}, the state
-    after each bit, and guesses, the count had the string ended there."""
-    with tf.name_scope("probe"):
-        bits = tf1.placeholder(tf.float32, [None, seq_len, 1], name="bits")
-        state = tuple(layer.zero_state(tf.shape(bits)[0], tf.float32)
-                      for layer in model.layers)
-        steps = []  # per bit: the state tuple after it
-        for t in range(seq_len):
-            _, state = step_layers(model.layers, bits[:, t], state)
-            steps.append(state)
-        parts = {}
-        for number in range(len(model.layers)):
-            layer_steps = [step[number] for step in steps]
-            if isinstance(layer_steps[0], tf1.nn.rnn_cell.LSTMStateTuple):
-                parts[f"c{number + 1}"] = tf.stack([s.c for s in layer_steps], 1)
-                parts[f"h{number + 1}"] = tf.stack([s.h for s in layer_steps], 1)
-            else:
-                parts[f"h{number + 1}"] = tf.stack(layer_steps, 1)
-        outputs = tf.stack([output_of(step) for step in steps], 1)  # (n, seq_len, hidden)
-        scores = tf.tensordot(outputs, model.weight, 1) + model.bias  # (n, seq_len, classes)
-        guesses = (rounded(scores[..., 0]) if model.head == "regression"  # (n, seq_len): the
-                   else tf.argmax(scores, -1, output_type=tf.int32))  # count, had it ended
-    return SimpleNamespace(bits=bits, parts=parts, guesses=guesses)
-
-
-def states_along(session, net, numbers):
-    """The probe run on strings given as numbers: (parts, guesses, running counts)."""
-    inp, _, _ = bits_and_labels(np.asarray(numbers), net.seq_len)
-    parts, guesses = session.run([net.probe.parts, net.probe.guesses],
-                                 {net.probe.bits: inp})
-    return parts, guesses, np.cumsum(inp[:, :, 0], axis=1)
-
-
-def find_counters(parts, running):
-    """Per part, how closely each unit follows the running count (best units first)."""
-    target = running.reshape(-1)
-    found = {}
-    for name, values in parts.items():
-        flat = values.reshape(-1, values.shape[-1]).astype(np.float64)
-        spread = flat.std(axis=0)
-        covariance = (flat - flat.mean(axis=0)).T @ (target - target.mean()) / len(target)
-        moves = spread > 0
-        correlation = np.divide(covariance, spread * target.std(), out=np.zeros_like(spread),
-                                where=moves)
-        step = covariance / target.var()  # the slope of the unit's value on the count
-        exact = np.array([read_exactly(flat[:, [unit]], target) for unit in range(len(spread))])
-        best = np.lexsort((-np.abs(correlation), -exact))  # by exact share, then correlation
-        pair = max(read_exactly(flat[:, [best[0], other]], target)
-                   for other in range(len(spread)))
-        found[name] = SimpleNamespace(correlation=correlation, step=step, exact=exact,
-                                      best=best, pair=pair,
-                                      together=read_exactly(flat, target))
-    return found
-
-
-def read_exactly(columns, target):
-    """The share of rows whose target a least-squares line on the columns gives, rounded."""
-    design = np.column_stack([columns, np.ones(len(target))])
-    fitted = design @ np.linalg.lstsq(design, target, rcond=None)[0]
-    return float(np.mean(np.round(fitted) == target))
-
-
-HEAT = " .:-=+*#%@"  # from a unit's value at the lowest counts it sees to the highest
-COUNTS_CLEANLY = 0.99  # a unit whose value alone gives the count at this share of bits
-INSPECT_SAMPLE = 2000  # strings the unit finder measures (every bit of each)
-
-
-def heat(value, low, high, rising=True):
-    """One character for value on low..high (reversed if not rising), hotter for more ones."""
-    if high <= low:
-        return HEAT[0]
-    share = np.clip((value - low) / (high - low), 0, 1)
-    return HEAT[int((share if rising else 1 - share) * (len(HEAT) - 1) + 0.5)]
-
-
-def describe_counters(found, sample_size, seq_len, at_end=None):
-    """The finder's result, a line per part, and a verdict; at_end: the same at the last bit."""
-    lines = [f"Units that follow the running count, over {sample_size:,} strings x "
-             f"{seq_len} bits (exact: how often a line through its value gives the count):"]
-    for name, part in found.items():
-        unit = part.best[0]
-        lines.append(
-            f"  {name}: unit {unit} correlation {part.correlation[unit]:+.3f}, "
-            f"{part.step[unit]:+.3f} per 1, exact {part.exact[unit]:.1%}; best two units "
-            f"{part.pair:.1%}; all {len(part.exact)} units {part.together:.1%}")
-    name, part = max(found.items(), key=lambda item: item[1].exact[item[1].best[0]])
-    if part.exact[part.best[0]] >= COUNTS_CLEANLY:
-        lines.append(f"Unit {part.best[0]} of {name} is a counter: its value alone gives the "
-                     f"running count at {part.exact[part.best[0]]:.1%} of bits.")
+def report(session, net, settings, test, epoch, say, gradings=()):
+    """The curve, the tutorial's last line with the number wrong, tables, the sample."""
+    seq_len = settings.seq_len
+    wrong = wrong_in(session, net, test, say)
+    points = [*gradings] + ([] if epoch in dict(gradings) else [(epoch, 100 * wrong.mean())])
+    for line in ["Error at each grading, log scale:"] + curve(points) if len(points) > 1 else []:
+        say(line)
+    say(f"Epoch {epoch} error {100 * wrong.sum() / len(test):.1f}% "
+        f"({wrong.sum():,} of {len(test):,} test strings wrong)")
+    tables = [("count", "their true count of ones", range(seq_len + 1))]
+    if settings.min_len < seq_len:
+        tables.append(("bits", "their length", range(settings.min_len, seq_len + 1)))
+    for key, title, rows in tables:
+        say(f"Test strings by {title}:")
+        say(f"  {key:>5} {'strings':>9} {'wrong':>7} {'error':>8}")
+        totals, missed = errors_by(key, wrong, test, seq_len)
+        for value in rows:
+            rate = (f"{100 * missed[value] / totals[value]:7.3f}%" if totals[value]
+                    else "       -")
+            say(f"  {value:5d} {totals[value]:9,d} {missed[value]:7,d} {rate}")
+    sample = fit_sample(settings.sample, seq_len)
+    answer = predict(session, net, [sample])
+    if settings.head == "softmax":
+        say(f"Sample {sample}: probability of each count 0..{seq_len}:")
+        say("  " + " ".join(f"{p:.3f}" for p in answer[0]))
     else:
-        name, part = max(found.items(), key=lambda item: item[1].together)
-        lines.append(f"No single unit counts cleanly; all {len(part.exact)} units of {name} "
-                     f"together give the running count at {part.together:.1%} of bits.")
-    if at_end:
-        lines.append("At the last bit alone: " + "; ".join(
-            f"{name} unit {part.best[0]} exact {part.exact[part.best[0]]:.1%}, all "
-            f"{len(part.exact)} units {part.together:.1%}" for name, part in at_end.items()))
-    return lines
+        say(f"Sample {sample}: the regression head outputs {answer[0]:.3f}")
+    say(f"  predicted count {counts_from(answer, settings.head)[0]}, "
+        f"true count {sample.count('1')}")
+    return int(wrong.sum())
 
 
-def inspection_rows(string, parts, guesses, found, ranges, shown=3):
-    """--inspect's table for a string: per bit, the count, the guess, the best units' c, h."""
-    columns = [(name, int(unit)) for name in found  # (part, unit); h: the same units as c
-               for unit in found[f"c{name[1:]}" if f"c{name[1:]}" in found else name].best[:shown]]
-    header = " bit ones guess " + "".join(f"{f'{name}[{unit}]':>9}" for name, unit in columns)
-    rows = [header + "  heat"]
-    running = 0
-    for t, bit in enumerate(string):
-        running += bit == "1"
-        values = [parts[name][t, unit] for name, unit in columns]
-        rows.append(f"{bit:>4} {running:4d} {guesses[t]:5d} "
-                    + "".join(f"{value:9.3f}" for value in values) + "  "
-                    + "".join(heat(value, *ranges[name][:, unit],
-                                   rising=found[name].correlation[unit] >= 0)
-                              for value, (name, unit) in zip(values, columns)))
-    return rows
+# --- The run ---------------------------------------------------------------------------------
+
+def train_and_report(settings, heading, folder, saved, lock, log_dir):
+    """Say heading, make the data, train (on from `saved`), grade, report: the number wrong, or
+    Stopped; an output that fails stops it as Ctrl-C does."""
+    ctrl_c = CtrlC()
+
+    def say(line):
+        try:
+            print(line, flush=True)
+        except OSError as problem:
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(devnull, sys.stdout.fileno())  # where the rest goes
+            ctrl_c.press(f"its output failing ({reason(problem)})")
+
+    started = time.perf_counter()
+    say(heading)
+    seq_len, min_len = settings.seq_len, settings.min_len or settings.seq_len
+    strings = all_strings(seq_len, settings.seed, min_len)
+    train_set, valid, test = split(strings, settings.num_examples, settings.validation_examples,
+                                   ones_in(strings, seq_len) if settings.sampling == "counts"
+                                   else None, settings.seed)
+    different = len(np.unique(train_set))  # fewer if SAMPLING "counts" repeated some
+    held_out = (f" ({different:,} different)" if different < len(train_set) else "") + (
+        f", {len(valid):,} for validation" if len(valid) else "")
+    bits = f"{seq_len}" if min_len == seq_len else f"{min_len} to {seq_len}"
+    say(f"Data: {len(strings):,} strings of {bits} bits, {len(train_set):,} for training"
+        f"{held_out} and {len(test):,} for testing ({time.perf_counter() - started:.2f}s)")
+    # Training is watched on the validation strings, if any, else (the tutorial's way) the test
+    data = SimpleNamespace(train=train_set, watch=valid if len(valid) else test,
+                           watched="validation" if len(valid) else "test")
+    net = build_graph(settings)
+    for note in net.notes:
+        say(note)
+    first = saved["epoch"] + 1 if saved else 1
+    log = Scalars(log_dir, net.graph, settings, first)
+    with new_session(net) as session:
+        if saved:
+            restore(saved, session, net)
+        elif settings.cell == "handwired":
+            set_handwired(session, net)
+        try:
+            epoch, training_time = train(session, net, settings, data, first,
+                                         Saves(settings, folder, lock, saved), log, say, ctrl_c)
+            wrong = report(session, net, settings, test, epoch, say, log.gradings)
+            log.add(epoch, test_error=100 * wrong / len(test), training_seconds=training_time)
+        finally:
+            log.write(close=True)
+    say(f"Total time {duration(time.perf_counter() - started)}, of which training "
+        f"{training_time:.1f}s")
+    if ctrl_c.pressed:  # while it reported, after training
+        raise Stopped(f"stopped by {ctrl_c.pressed} after training; {kept_in(folder)}.", 1)
+    return wrong
 
 
-# --- A counter set by hand: CELL "handwired" -------------------------------------------
-# An LSTMCell with weights written, not trained: unit 0's gates held open (bias 30), its
-# candidate COUNTER_STEP for a 1, so c grows by COUNTER_STEP per 1 and h = tanh(c) after k
-# ones is h_k; count k's logit, SHARPNESS * (2 h_k h - h_k^2), is largest for h_k nearest h.
-
-COUNTER_STEP = 1 / 32  # c after k ones is k / 32: at most 0.75 at 24 bits, where tanh is not flat
-SHARPNESS = 1e5  # makes the nearest count's probability 1.000; any value > 0 counts right
-
-
-def handwired_weights(seq_len, num_hidden):
-    """The values of (cell kernel, cell bias, weight, bias) for the hand-set counter."""
-    kernel = np.zeros((1 + num_hidden, 4 * num_hidden), np.float32)  # gates i, j, f, o
-    cell_bias = np.zeros(4 * num_hidden, np.float32)
-    kernel[0, num_hidden] = np.arctanh(COUNTER_STEP)  # unit 0's candidate j reads the bit
-    cell_bias[[0, 2 * num_hidden, 3 * num_hidden]] = 30.0  # its i, f and o always open
-    centres = np.tanh(np.arange(seq_len + 1) * COUNTER_STEP)  # h_k: h after k ones
-    weight = np.zeros((num_hidden, seq_len + 1), np.float32)
-    weight[0] = 2 * SHARPNESS * centres
-    bias = (-SHARPNESS * centres ** 2).astype(np.float32)
-    return kernel, cell_bias, weight, bias
+def predict_saved(settings):
+    """--predict: print the saved model's answer for each string, without training."""
+    with saved_model(settings, settings.predict, "--predict") as (net, session):
+        answers = predict(session, net, settings.predict)
+    counts = counts_from(answers, net.model.head)
+    for string, answer, count in zip(settings.predict, answers, counts):
+        given = (f"probability {answer[count]:.3f}" if net.model.head == "softmax"
+                 else f"output {answer:.3f}")
+        print(f"{string} predicted count {count} ({given}), true count {string.count('1')}")
 
 
-def set_handwired(session, net):
-    """Write the hand-set counter's weights into the model's variables."""
-    [cell] = net.model.layers
-    values = handwired_weights(net.seq_len, cell.weights[0].shape[1] // 4)
-    with net.graph.as_default():
-        for variable, value in zip([*cell.weights, net.model.weight, net.model.bias],
-                                   values, strict=True):
-            variable.load(value, session)
+def main(argv=None):
+    """Run the script with argv; returns 0, 2 (a setting), 130 Ctrl-C, 143 SIGTERM or 1."""
+    lock = folder = None
+    tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
+    warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
+    for number in {signal.SIGINT, getattr(signal, "SIGBREAK", signal.SIGINT)}:  # and Windows's
+        signal.signal(number, signal.default_int_handler)  # Ctrl-Break: KeyboardInterrupt
+    try:
+        settings = parse_settings(sys.argv[1:] if argv is None else argv)
+        check_settings(settings)
+        log = settings.predict is None and settings.log_dir and log_folder(settings)
+        settings.min_len = settings.min_len or settings.seq_len  # 0 means SEQ_LEN
+        with constants_set_to(settings):  # (log: named from the block as written, above)
+            if log:
+                check_writable("LOG_DIR", log)
+            if settings.predict is not None:
+                predict_saved(settings)
+            elif settings.inspect is not None:
+                inspect_saved(settings, log)
+            else:
+                folder = run_folder(settings) if settings.checkpoint_dir else None
+                if folder:  # one run per folder, before anything is read from it
+                    check_writable("CHECKPOINT_DIR", folder)
+                    lock = lock_folder(folder)
+                saved = folder and save_to_continue(folder, settings)
+                aside = folder and check_folder(folder, saved, settings.fresh)
+                train_and_report(settings, first_line(settings, folder, saved, aside), folder,
+                                 saved, lock, log)
+    except SettingError as problem:
+        complain(problem)
+        return 2
+    except Stopped as stop:
+        complain(stop.args[0])
+        return stop.args[1]
+    except KeyboardInterrupt:  # outside training: nothing half-written
+        complain(f"stopped by Ctrl-C; {kept_in(folder)}." if folder else "stopped by Ctrl-C.")
+        return 130
+    except OSError as problem:  # the reader went away (`... | head`): stop without a traceback
+        if not (isinstance(problem, BrokenPipeError)  # Windows says EINVAL, naming no file
+                or problem.errno == errno.EINVAL and problem.filename is None):
+            raise
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    finally:
+        if lock is not None:
+            lock.close()  # the end of this run: another may train in the folder now (on
+            lock.release()  # Windows, filelock removes its file once nothing holds it open)
+    return 0
 
 
-# --- Speed: each piece wraps the tutorial's model and can be switched off by its setting ---
+# =============================================================================================
+# Above: the tutorial's script. Below: the machinery it calls, in this order: speed,
+# inspection (--inspect), the hand-set cell, the command line, runs and checkpoints, Ctrl-C
+# and logging, systems. None of it changes what the lines above compute.
+# =============================================================================================
+
+
+# --- Speed: each piece wraps the tutorial's model; its setting switches it off ---------------
 # None changes what is computed but for float32 rounding (tests/test_same_learning.py), nor
 # skips a line of build_model: UNROLL and TOWERS stand in for the dynamic_rnn call; with
 # STEPS_PER_RUN the batch loop runs in the graph; GRADING "tree" shares prefixes' work.
@@ -740,8 +805,6 @@ def each_prefix(session, net, fetch):
     slots = tf.nest.flatten(net.tree.prefix)
     for i in range(len(tops[0])):
         yield i, session.run(fetch, {slot: top[i:i + 1] for slot, top in zip(slots, tops)})
-
-
 TREE_CHECK = 1000  # strings on which each grading by tree checks itself against build_model
 
 
@@ -780,7 +843,216 @@ def wrong_by_tree(session, net, sample):
     return wrong if same else None
 
 
-# --- The command line: made from the settings block, so that --help says what it says ---
+# --- Inspection: what the cell's state does while it counts (--inspect) ----------------------
+# An LSTM's cell state c is not squashed between steps, so a unit of c can step up for each
+# 1 and hold for each 0; the probe keeps every state, find_counters() finds such units.
+
+def build_state_probe(model, seq_len):
+    """The cells stepped bit by bit: parts {"c1", "h1", ...: (n, seq_len, hidden)}, the state
+    after each bit, and guesses, the count had the string ended there."""
+    with tf.name_scope("probe"):
+        bits = tf1.placeholder(tf.float32, [None, seq_len, 1], name="bits")
+        state = tuple(layer.zero_state(tf.shape(bits)[0], tf.float32)
+                      for layer in model.layers)
+        steps = []  # per bit: the state tuple after it
+        for t in range(seq_len):
+            _, state = step_layers(model.layers, bits[:, t], state)
+            steps.append(state)
+        parts = {}
+        for number in range(len(model.layers)):
+            layer_steps = [step[number] for step in steps]
+            if isinstance(layer_steps[0], tf1.nn.rnn_cell.LSTMStateTuple):
+                parts[f"c{number + 1}"] = tf.stack([s.c for s in layer_steps], 1)
+                parts[f"h{number + 1}"] = tf.stack([s.h for s in layer_steps], 1)
+            else:
+                parts[f"h{number + 1}"] = tf.stack(layer_steps, 1)
+        outputs = tf.stack([output_of(step) for step in steps], 1)  # (n, seq_len, hidden)
+        scores = tf.tensordot(outputs, model.weight, 1) + model.bias  # (n, seq_len, classes)
+        guesses = (rounded(scores[..., 0]) if model.head == "regression"  # (n, seq_len): the
+                   else tf.argmax(scores, -1, output_type=tf.int32))  # count, had it ended
+    return SimpleNamespace(bits=bits, parts=parts, guesses=guesses)
+
+
+def states_along(session, net, numbers):
+    """The probe run on strings given as numbers: (parts, guesses, running counts)."""
+    inp, _, _ = bits_and_labels(np.asarray(numbers), net.seq_len)
+    parts, guesses = session.run([net.probe.parts, net.probe.guesses],
+                                 {net.probe.bits: inp})
+    return parts, guesses, np.cumsum(inp[:, :, 0], axis=1)
+
+
+def find_counters(parts, running):
+    """Per part, how closely each unit follows the running count (best units first)."""
+    target = running.reshape(-1)
+    found = {}
+    for name, values in parts.items():
+        flat = values.reshape(-1, values.shape[-1]).astype(np.float64)
+        spread = flat.std(axis=0)
+        covariance = (flat - flat.mean(axis=0)).T @ (target - target.mean()) / len(target)
+        moves = spread > 0
+        correlation = np.divide(covariance, spread * target.std(), out=np.zeros_like(spread),
+                                where=moves)
+        step = covariance / target.var()  # the slope of the unit's value on the count
+        exact = np.array([read_exactly(flat[:, [unit]], target) for unit in range(len(spread))])
+        best = np.lexsort((-np.abs(correlation), -exact))  # by exact share, then correlation
+        pair = max(read_exactly(flat[:, [best[0], other]], target)
+                   for other in range(len(spread)))
+        found[name] = SimpleNamespace(correlation=correlation, step=step, exact=exact,
+                                      best=best, pair=pair,
+                                      together=read_exactly(flat, target))
+    return found
+
+
+def read_exactly(columns, target):
+    """The share of rows whose target a least-squares line on the columns gives, rounded."""
+    design = np.column_stack([columns, np.ones(len(target))])
+    fitted = design @ np.linalg.lstsq(design, target, rcond=None)[0]
+    return float(np.mean(np.round(fitted) == target))
+HEAT = " .:-=+*#%@"  # from a unit's value at the lowest counts it sees to the highest
+COUNTS_CLEANLY = 0.99  # a unit whose value alone gives the count at this share of bits
+INSPECT_SAMPLE = 2000  # strings the unit finder measures (every bit of each)
+
+
+def heat(value, low, high, rising=True):
+    """One character for value on low..high (reversed if not rising), hotter for more ones."""
+    if high <= low:
+        return HEAT[0]
+    share = np.clip((value - low) / (high - low), 0, 1)
+    return HEAT[int((share if rising else 1 - share) * (len(HEAT) - 1) + 0.5)]
+
+
+def describe_counters(found, sample_size, seq_len, at_end=None):
+    """The finder's result, a line per part, and a verdict; at_end: the same at the last bit."""
+    lines = [f"Units that follow the running count, over {sample_size:,} strings x "
+             f"{seq_len} bits (exact: how often a line through its value gives the count):"]
+    for name, part in found.items():
+        unit = part.best[0]
+        lines.append(
+            f"  {name}: unit {unit} correlation {part.correlation[unit]:+.3f}, "
+            f"{part.step[unit]:+.3f} per 1, exact {part.exact[unit]:.1%}; best two units "
+            f"{part.pair:.1%}; all {len(part.exact)} units {part.together:.1%}")
+    name, part = max(found.items(), key=lambda item: item[1].exact[item[1].best[0]])
+    if part.exact[part.best[0]] >= COUNTS_CLEANLY:
+        lines.append(f"Unit {part.best[0]} of {name} is a counter: its value alone gives the "
+                     f"running count at {part.exact[part.best[0]]:.1%} of bits.")
+    else:
+        name, part = max(found.items(), key=lambda item: item[1].together)
+        lines.append(f"No single unit counts cleanly; all {len(part.exact)} units of {name} "
+                     f"together give the running count at {part.together:.1%} of bits.")
+    if at_end:
+        lines.append("At the last bit alone: " + "; ".join(
+            f"{name} unit {part.best[0]} exact {part.exact[part.best[0]]:.1%}, all "
+            f"{len(part.exact)} units {part.together:.1%}" for name, part in at_end.items()))
+    return lines
+
+
+def inspection_rows(string, parts, guesses, found, ranges, shown=3):
+    """--inspect's table for a string: per bit, the count, the guess, the best units' c, h."""
+    columns = [(name, int(unit)) for name in found  # (part, unit); h: the same units as c
+               for unit in found[f"c{name[1:]}" if f"c{name[1:]}" in found else name].best[:shown]]
+    header = " bit ones guess " + "".join(f"{f'{name}[{unit}]':>9}" for name, unit in columns)
+    rows = [header + "  heat"]
+    running = 0
+    for t, bit in enumerate(string):
+        running += bit == "1"
+        values = [parts[name][t, unit] for name, unit in columns]
+        rows.append(f"{bit:>4} {running:4d} {guesses[t]:5d} "
+                    + "".join(f"{value:9.3f}" for value in values) + "  "
+                    + "".join(heat(value, *ranges[name][:, unit],
+                                   rising=found[name].correlation[unit] >= 0)
+                              for value, (name, unit) in zip(values, columns)))
+    return rows
+
+
+def inspect_saved(settings, log=None):
+    """--inspect: find the units that count, show them bit by bit (and log_states)."""
+    with saved_model(settings, settings.inspect, "--inspect", probe=True) as (net, session):
+        answers = predict(session, net, settings.inspect)
+        rng = np.random.default_rng(settings.seed)
+        sample = rng.choice(2 ** net.seq_len, min(INSPECT_SAMPLE, 2 ** net.seq_len),
+                            replace=False)
+        parts, guesses, running = states_along(session, net, sample)
+        asked = states_along(session, net, [code_of(s, net.seq_len)
+                                            for s in settings.inspect])
+    found = find_counters(parts, running)
+    at_end = find_counters({name: values[:, -1:] for name, values in parts.items()},
+                           running[:, -1:])
+    ranges = {name: np.stack([values.min(axis=(0, 1)), values.max(axis=(0, 1))])
+              for name, values in parts.items()}
+    if not any(name.startswith("c") for name in parts):
+        kind = {"gru": "GRU", "rnn": "plain RNN"}[settings.cell]
+        print(f"A {kind} cell has no cell state c: its state is its output h.")
+    for line in describe_counters(found, len(sample), net.seq_len, at_end):
+        print(line)
+    print(f"The model's guess, had each string ended there, is right at "
+          f"{np.mean(guesses == running):.1%} of bits (at the last bit: "
+          f"{np.mean(guesses[:, -1] == running[:, -1]):.1%}).")
+    for number, string in enumerate(settings.inspect):
+        output = f" (output {answers[number]:.3f})" if net.model.head == "regression" else ""
+        print(f"String {string}: true count {string.count('1')}, "
+              f"predicted {asked[1][number][len(string) - 1]}{output}")
+        for row in inspection_rows(string, {name: values[number] for name, values in
+                                            asked[0].items()}, asked[1][number], found, ranges):
+            print(row)
+    if log:
+        log_states(log, settings.inspect, asked[0], found, ranges)
+
+
+def log_states(folder, strings, parts, found, ranges, zoom=8):
+    """Per string, pictures of each part of the state and the counting units' curves."""
+    writer = Scalars(folder)
+    for number, string in enumerate(strings):
+        for name, values in parts.items():
+            low, high = ranges[name][0].min(), ranges[name][1].max()
+            shade = np.clip((values[number, :len(string)].T - low) / (high - low or 1), 0, 1)
+            pixels = np.kron(np.uint8(255 * shade), np.ones((zoom, zoom), np.uint8))[..., None]
+            writer.write(summary=tf1.Summary(value=[tf1.Summary.Value(
+                tag=f"inspect {string}/{name}", image=tf1.Summary.Image(
+                    height=pixels.shape[0], width=pixels.shape[1], colorspace=1,
+                    encoded_image_string=tf.io.encode_png(pixels).numpy()))]))
+        for bit in range(len(string)):
+            traces = {"ones": string[:bit + 1].count("1"), **{
+                f"{name}[{part.best[0]}]": parts[name][number, bit, part.best[0]]
+                for name, part in found.items()}}
+            writer.write(step=bit + 1, summary=tf1.Summary(value=[
+                tf1.Summary.Value(tag=f"inspect {string}/{tag}", simple_value=value)
+                for tag, value in traces.items()]))
+    writer.write(close=True)
+
+
+# --- A counter set by hand: CELL "handwired" -------------------------------------------------
+# An LSTMCell with weights written, not trained: unit 0's gates held open (bias 30), its
+# candidate COUNTER_STEP for a 1, so c grows by COUNTER_STEP per 1 and h = tanh(c) after k
+# ones is h_k; count k's logit, SHARPNESS * (2 h_k h - h_k^2), is largest for h_k nearest h.
+
+COUNTER_STEP = 1 / 32  # c after k ones is k / 32: at most 0.75 at 24 bits, where tanh is not flat
+SHARPNESS = 1e5  # makes the nearest count's probability 1.000; any value > 0 counts right
+
+
+def handwired_weights(seq_len, num_hidden):
+    """The values of (cell kernel, cell bias, weight, bias) for the hand-set counter."""
+    kernel = np.zeros((1 + num_hidden, 4 * num_hidden), np.float32)  # gates i, j, f, o
+    cell_bias = np.zeros(4 * num_hidden, np.float32)
+    kernel[0, num_hidden] = np.arctanh(COUNTER_STEP)  # unit 0's candidate j reads the bit
+    cell_bias[[0, 2 * num_hidden, 3 * num_hidden]] = 30.0  # its i, f and o always open
+    centres = np.tanh(np.arange(seq_len + 1) * COUNTER_STEP)  # h_k: h after k ones
+    weight = np.zeros((num_hidden, seq_len + 1), np.float32)
+    weight[0] = 2 * SHARPNESS * centres
+    bias = (-SHARPNESS * centres ** 2).astype(np.float32)
+    return kernel, cell_bias, weight, bias
+
+
+def set_handwired(session, net):
+    """Write the hand-set counter's weights into the model's variables."""
+    [cell] = net.model.layers
+    values = handwired_weights(net.seq_len, cell.weights[0].shape[1] // 4)
+    with net.graph.as_default():
+        for variable, value in zip([*cell.weights, net.model.weight, net.model.bias],
+                                   values, strict=True):
+            variable.load(value, session)
+
+
+# --- The command line: made from the settings block, so --help says what it says -------------
 
 BLOCK_START, BLOCK_END = "# --- settings:", "# --- end of settings ---"
 OWN_OPTIONS = ("help", "fresh", "predict", "inspect")  # options that are not settings
@@ -933,57 +1205,7 @@ def check_settings(settings):
     check_machine_limits(settings)
 
 
-MAX_CELL_COPIES = 1000  # cell steps one graph may hold: about a minute of building here
-GATES = {"lstm": 4, "handwired": 4, "gru": 3, "rnn": 1}  # weight blocks in each cell kind
-
-
-def memory_of_machine():
-    """Bytes of memory this process may use (the machine's, or its container's), or None."""
-    try:  # Linux, macOS
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):  # Windows fills in a MEMORYSTATUSEX: 64
-        import ctypes  # bytes that start with their own size; bytes 8 to 15 hold the total
-        status = (ctypes.c_uint64 * 8)(64)
-        total = getattr(ctypes, "windll", None) and (
-            ctypes.windll.kernel32.GlobalMemoryStatusEx(status) and status[1]) or None
-    with contextlib.suppress(OSError, ValueError):  # "max" when there is no limit
-        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as limit:
-            total = min(total or 2**63, int(limit.read()))
-    return total
-
-
-def check_machine_limits(settings):
-    """SettingError, naming the limit, for settings that would take the machine down."""
-    cores = os.cpu_count() or 1
-    if settings.towers > 4 * cores:
-        raise SettingError(f"TOWERS is {settings.towers}, but this machine has {cores} cores "
-                           f"and more than {4 * cores} parts (4 per core) only make the graph "
-                           "bigger and slower to build.")
-    static = settings.unroll == "static"
-    copies = settings.towers * settings.num_layers * (settings.seq_len if static else 1)
-    if copies > MAX_CELL_COPIES:
-        raise SettingError(f"TOWERS {settings.towers} x NUM_LAYERS {settings.num_layers}" + (
-            f" x SEQ_LEN {settings.seq_len} (UNROLL 'static')" if static else "") + f" is "
-            f"{copies:,} copies of the cell in one graph, more than the {MAX_CELL_COPIES:,} "
-            "this script builds (about a minute); use fewer.")
-    hidden, gates = settings.num_hidden, GATES[settings.cell]
-    weights = sum((inputs + hidden + 1) * gates * hidden  # each layer's kernel and bias
-                  for inputs in [1] + [hidden] * (settings.num_layers - 1))
-    # Weights, Adam's two moments, a gradient per cell copy; per copy, gates and state kept
-    gradients = settings.towers * settings.seq_len if static else 2
-    kept = 4 * settings.num_layers * (gates + 3) * hidden  # per string and bit
-    batch, grading = kept * settings.batch_size * settings.seq_len, kept * 2 * settings.eval_batch
-    needed, available = max(4 * weights * (3 + gradients) + batch, grading), memory_of_machine()
-    if available and needed > available:
-        raise SettingError(
-            f"NUM_HIDDEN {hidden} with NUM_LAYERS {settings.num_layers} makes {weights:,} "
-            f"weights, which would take about {needed / 2**30:,.0f} GiB of memory to train "
-            f"and grade, more than the {available / 2**30:.0f} GiB this machine has; use " + (
-                "a smaller EVAL_BATCH." if grading == needed else "a smaller BATCH_SIZE."
-                if 2 * batch > needed else "fewer units."))
-
-
-# --- Runs and checkpoints -------------------------------------------------------------
+# --- Runs and checkpoints --------------------------------------------------------------------
 # Each set of the settings and the code that shape learning has a folder in CHECKPOINT_DIR:
 # TensorFlow's saves there, and a JSON record of those settings, that code and the epoch saved.
 
@@ -991,6 +1213,8 @@ def check_machine_limits(settings):
 # this file that they use (the settings block aside: its values are the run's settings).
 LEARNING_CODE = ("all_strings", "ones_in", "split", "bits_and_labels", "build_model",
                  "train_epoch", "handwired_weights")
+
+
 # The code the speed settings stand in for, and its digests as shipped: an edit steps them aside
 LOOP = "train_epoch() and what it uses"  # STEPS_PER_RUN's loop makes and steps the same batches
 RNN_CALL = "the dynamic_rnn line"  # build_model's line that UNROLL and TOWERS stand in for
@@ -1052,8 +1276,6 @@ def learning_code(path=__file__):
     stood_in = {LOOP: hashlib.sha256(loop.encode()).hexdigest()[:12],
                 RNN_CALL: digest(calls[0]) if len(calls) == 1 else None}
     return closure(LEARNING_CODE), stood_in
-
-
 CHECKPOINT_FILE = "count_ones_lstm.json"  # in a run's folder: its settings and its epoch
 LOCK_FILE = "count_ones_lstm.lock"  # in a run's folder: held by the run training there
 WRITES_FILE = "count_ones_lstm.saves"  # in a run's folder: which saves there are its own
@@ -1394,7 +1616,89 @@ def check_writable(name, directory):
                            f"({reason(problem)}).") from None
 
 
-# --- Ctrl-C and TensorBoard ------------------------------------------------------------
+def first_line(settings, folder, saved, aside=None):
+    """What a run says first: what it continues or that it is new, where it saves."""
+    if not folder:
+        return "New run, not saved (CHECKPOINT_DIR is empty)"
+    if saved:
+        left = ("nothing left to train" if saved["epoch"] >= settings.epochs
+                else f"on to epoch {settings.epochs}")
+        return (f"Continuing the run saved in {folder}{os.sep} from epoch {saved['epoch']} "
+                f"({left}; --fresh starts it over)")
+    others = other_runs(settings)
+    return (f"{'Starting over (--fresh)' if settings.fresh else 'New run'}, saving in "
+            f"{folder}{os.sep}" + (f" (what was there is now in {aside}{os.sep})" if aside else "")
+            + (others and f"; {settings.checkpoint_dir}{os.sep} keeps {others}"))
+
+
+@contextlib.contextmanager
+def saved_model(settings, strings, option, probe=False):
+    """The model saved for these settings, in a session, once it can read the strings."""
+    folder = run_folder(settings) if settings.checkpoint_dir else None
+    saved = folder and read_checkpoint(folder, settings)
+    if not saved:
+        others = folder and other_runs(settings)
+        raise SettingError(f"{option} needs a model trained with these settings, but " + (
+            f"{settings.checkpoint_dir}{os.sep} has none; " if folder else "CHECKPOINT_DIR is "
+            "empty; ") + (f"it keeps {others}; give a run's options to ask it." if others
+                          else "train one first."))
+    seq_len, min_len = settings.seq_len, settings.min_len
+    reads = (f"{seq_len}-bit strings" if min_len == seq_len
+             else f"strings of {min_len} to {seq_len} bits")
+    for string in strings:
+        given = ("an empty string" if not string else f"{string!r}, which is not made of 0s "
+                 "and 1s only" if set(string) - {"0", "1"} else f"{string!r}, {len(string)} "
+                 "bits long" if not min_len <= len(string) <= seq_len else "")
+        if given:
+            raise SettingError(f"{option} was given {given}, but the model saved in {folder}"
+                               f"{os.sep} reads {reads} of 0s and 1s.")
+    net = build_graph(settings, probe=probe, towers=1, steps_per_run=1, grading="batches")
+    with tf1.Session(graph=net.graph) as session:
+        while True:  # a run training in the folder may have replaced the save meanwhile
+            try:
+                restore(saved, session, net)
+                break
+            except SettingError:
+                newer = read_checkpoint(folder, settings)
+                if newer is None:
+                    raise SettingError(f"The model in {folder}{os.sep} was moved away while it "
+                                       "was read (by a --fresh run?); ask again once that run "
+                                       "has saved.") from None
+                if newer["prefix"] == saved["prefix"]:
+                    raise
+                saved = newer
+        layers = f"{settings.num_layers} layer{'s' * (settings.num_layers > 1)}"
+        print(f"Model saved in {folder}{os.sep} at epoch {saved['epoch']}: {settings.cell}, "
+              f"{layers} of {settings.num_hidden} units, {reads}, TARGET {settings.target}, "
+              f"HEAD {settings.head}")
+        yield net, session
+
+
+class Saves:
+    """A run's saving: folder, lock, last epoch; never NaN weights; a failed save stops it."""
+
+    def __init__(self, settings, folder=None, lock=None, saved=None):
+        self.settings, self.folder, self.lock = settings, folder, lock
+        self.last = saved["epoch"] if saved else None
+
+    def save(self, session, net, epoch):
+        if not self.folder or self.last == epoch:
+            return
+        if not session.run(net.finite):  # never write NaN weights over a good model
+            raise Stopped(f"The weights stopped being numbers at epoch {epoch} (LEARNING_RATE "
+                          f"{self.settings.learning_rate:g} may be too large); nothing was "
+                          f"saved: {kept_in(self.folder)}.", 1)
+        try:
+            save_checkpoint(session, net, self.folder, self.settings, epoch, self.lock,
+                            None if self.last is None else f"model-{self.last}")
+        except (OSError, tf.errors.OpError) as problem:
+            raise Stopped(f"Saving epoch {epoch} in {self.folder}{os.sep} failed "
+                          f"({reason(problem)}); {kept_in(self.folder)} (fix that, then run the "
+                          "same command to continue).", 1) from None
+        self.last = epoch
+
+
+# --- Ctrl-C and logging ----------------------------------------------------------------------
 
 def complain(text):
     """Say text on stderr, in the script's one line (on stdout if it is closed, or nowhere)."""
@@ -1486,353 +1790,56 @@ def curve(points, height=6, width=50):
             + [f"{'':11}+{'-' * width}", f"{'':11}epoch 0{epochs.max():{width - 6}.0f}"])
 
 
-class Saves:
-    """A run's saving: folder, lock, last epoch; never NaN weights; a failed save stops it."""
+# --- Systems: what this machine can take -----------------------------------------------------
 
-    def __init__(self, settings, folder=None, lock=None, saved=None):
-        self.settings, self.folder, self.lock = settings, folder, lock
-        self.last = saved["epoch"] if saved else None
-
-    def save(self, session, net, epoch):
-        if not self.folder or self.last == epoch:
-            return
-        if not session.run(net.finite):  # never write NaN weights over a good model
-            raise Stopped(f"The weights stopped being numbers at epoch {epoch} (LEARNING_RATE "
-                          f"{self.settings.learning_rate:g} may be too large); nothing was "
-                          f"saved: {kept_in(self.folder)}.", 1)
-        try:
-            save_checkpoint(session, net, self.folder, self.settings, epoch, self.lock,
-                            None if self.last is None else f"model-{self.last}")
-        except (OSError, tf.errors.OpError) as problem:
-            raise Stopped(f"Saving epoch {epoch} in {self.folder}{os.sep} failed "
-                          f"({reason(problem)}); {kept_in(self.folder)} (fix that, then run the "
-                          "same command to continue).", 1) from None
-        self.last = epoch
+MAX_CELL_COPIES = 1000  # cell steps one graph may hold: about a minute of building here
+GATES = {"lstm": 4, "handwired": 4, "gru": 3, "rnn": 1}  # weight blocks in each cell kind
 
 
-# --- The run ---------------------------------------------------------------------------
-
-def duration(seconds):
-    """A short human reading of a time span: '42s', '3m05s', '1h02m'."""
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    return (f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60
-            else f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s")
-
-
-def fit_sample(sample, seq_len):
-    """The sample cut, or repeated, to seq_len bits, so any SEQ_LEN has one to show."""
-    return (sample * (seq_len // len(sample) + 1))[:seq_len]
-
-
-def sample_answer(session, net, sample):
-    """The model's answer for the sample: the true count's probability, or the number."""
-    sample = fit_sample(sample, net.seq_len)
-    answer, true = predict(session, net, [sample])[0], sample.count("1")
-    return (f"sample {sample}: probability {answer[true]:.3f} of its {true} ones"
-            if net.model.head == "softmax" else f"sample {sample}: outputs {answer:.3f} for "
-            f"its {true} ones")
+def memory_of_machine():
+    """Bytes of memory this process may use (the machine's, or its container's), or None."""
+    try:  # Linux, macOS
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # Windows fills in a MEMORYSTATUSEX: 64
+        import ctypes  # bytes that start with their own size; bytes 8 to 15 hold the total
+        status = (ctypes.c_uint64 * 8)(64)
+        total = getattr(ctypes, "windll", None) and (
+            ctypes.windll.kernel32.GlobalMemoryStatusEx(status) and status[1]) or None
+    with contextlib.suppress(OSError, ValueError):  # "max" when there is no limit
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as limit:
+            total = min(total or 2**63, int(limit.read()))
+    return total
 
 
-def train(session, net, settings, data, first_epoch, saves, log, say, ctrl_c):
-    """The tutorial's loop to EPOCHS: epoch lines, gradings, saves; Ctrl-C saves, then Stopped."""
-    epochs = 0 if settings.cell == "handwired" else settings.epochs  # set, not trained
-    width, step_times, training_time, epoch = len(str(epochs)), [], 0.0, first_epoch - 1
-    run_epoch = epoch_runner(net)  # train_epoch(), or with STEPS_PER_RUN its steps in the graph
-    with ctrl_c:
-        while epoch < epochs and not ctrl_c.pressed:
-            started = time.perf_counter()
-            loss, error, steps = run_epoch(session, net, data.train, settings.batch_size)
-            epoch += 1
-            seconds = time.perf_counter() - started
-            training_time += seconds
-            step_times.append(seconds / steps)
-            recent = step_times[1:][-50:] or step_times  # the first includes warm-up
-            say(f"Epoch {epoch:{width}d}/{epochs} loss {loss:#10.4g} train error "
-                f"{100 * error:5.1f}% step {1000 * seconds / steps:5.1f}ms left "
-                f"{duration(np.mean(recent) * steps * (epochs - epoch))}")
-            log.add(epoch, loss=loss, train_error=100 * error)
-            if not np.isfinite(loss):  # diverged: stop before it is saved anywhere
-                raise Stopped(f"The loss became {loss} at epoch {epoch}: training diverged "
-                              f"(LEARNING_RATE {settings.learning_rate:g} may be too large); "
-                              f"{kept_in(saves.folder)}.", 1)
-            if (epoch % settings.eval_every == 0 and not ctrl_c.pressed
-                    and (epoch < epochs or data.watched != "test")):
-                wrong = int(wrong_in(session, net, data.watch, say).sum())
-                say(f"Epoch {epoch:{width}d}/{epochs} {data.watched} error "
-                    f"{100 * wrong / len(data.watch):.3f}% ({wrong:,} of {len(data.watch):,} "
-                    f"wrong) after {training_time:.1f}s of training; "
-                    + sample_answer(session, net, settings.sample))
-                log.add(epoch, **{f"{data.watched}_error": 100 * wrong / len(data.watch)})
-            if epoch % settings.save_every == 0:
-                saves.save(session, net, epoch)
-        if epoch >= first_epoch or not ctrl_c.pressed:  # the end, or the epoch Ctrl-C let finish
-            saves.save(session, net, epoch)
-    if ctrl_c.pressed:
-        kept = (kept_in(saves.folder) if saves.last is None else f"saved in {saves.folder}"
-                f"{os.sep}; run the same command to continue")
-        raise Stopped(f"stopped by {ctrl_c.pressed} after epoch {epoch} of {epochs}; {kept}.",
-                      {"SIGTERM": 143, "Ctrl-C": 130, "Ctrl-Break": 130}.get(ctrl_c.pressed, 1))
-    return epoch, training_time
-
-
-def report(session, net, settings, test, epoch, say, gradings=()):
-    """The curve, the tutorial's last line with the number wrong, tables, the sample."""
-    seq_len = settings.seq_len
-    wrong = wrong_in(session, net, test, say)
-    points = [*gradings] + ([] if epoch in dict(gradings) else [(epoch, 100 * wrong.mean())])
-    for line in ["Error at each grading, log scale:"] + curve(points) if len(points) > 1 else []:
-        say(line)
-    say(f"Epoch {epoch} error {100 * wrong.sum() / len(test):.1f}% "
-        f"({wrong.sum():,} of {len(test):,} test strings wrong)")
-    tables = [("count", "their true count of ones", range(seq_len + 1))]
-    if settings.min_len < seq_len:
-        tables.append(("bits", "their length", range(settings.min_len, seq_len + 1)))
-    for key, title, rows in tables:
-        say(f"Test strings by {title}:")
-        say(f"  {key:>5} {'strings':>9} {'wrong':>7} {'error':>8}")
-        totals, missed = errors_by(key, wrong, test, seq_len)
-        for value in rows:
-            rate = (f"{100 * missed[value] / totals[value]:7.3f}%" if totals[value]
-                    else "       -")
-            say(f"  {value:5d} {totals[value]:9,d} {missed[value]:7,d} {rate}")
-    sample = fit_sample(settings.sample, seq_len)
-    answer = predict(session, net, [sample])
-    if settings.head == "softmax":
-        say(f"Sample {sample}: probability of each count 0..{seq_len}:")
-        say("  " + " ".join(f"{p:.3f}" for p in answer[0]))
-    else:
-        say(f"Sample {sample}: the regression head outputs {answer[0]:.3f}")
-    say(f"  predicted count {counts_from(answer, settings.head)[0]}, "
-        f"true count {sample.count('1')}")
-    return int(wrong.sum())
-
-
-def train_and_report(settings, heading, folder, saved, lock, log_dir):
-    """Say heading, make the data, train (on from `saved`), grade, report: the number wrong, or
-    Stopped; an output that fails stops it as Ctrl-C does."""
-    ctrl_c = CtrlC()
-
-    def say(line):
-        try:
-            print(line, flush=True)
-        except OSError as problem:
-            with contextlib.suppress(OSError, ValueError):
-                os.dup2(devnull, sys.stdout.fileno())  # where the rest goes
-            ctrl_c.press(f"its output failing ({reason(problem)})")
-
-    started = time.perf_counter()
-    say(heading)
-    seq_len, min_len = settings.seq_len, settings.min_len or settings.seq_len
-    strings = all_strings(seq_len, settings.seed, min_len)
-    train_set, valid, test = split(strings, settings.num_examples, settings.validation_examples,
-                                   ones_in(strings, seq_len) if settings.sampling == "counts"
-                                   else None, settings.seed)
-    different = len(np.unique(train_set))  # fewer if SAMPLING "counts" repeated some
-    held_out = (f" ({different:,} different)" if different < len(train_set) else "") + (
-        f", {len(valid):,} for validation" if len(valid) else "")
-    bits = f"{seq_len}" if min_len == seq_len else f"{min_len} to {seq_len}"
-    say(f"Data: {len(strings):,} strings of {bits} bits, {len(train_set):,} for training"
-        f"{held_out} and {len(test):,} for testing ({time.perf_counter() - started:.2f}s)")
-    # Training is watched on the validation strings, if any, else (the tutorial's way) the test
-    data = SimpleNamespace(train=train_set, watch=valid if len(valid) else test,
-                           watched="validation" if len(valid) else "test")
-    net = build_graph(settings)
-    for note in net.notes:
-        say(note)
-    first = saved["epoch"] + 1 if saved else 1
-    log = Scalars(log_dir, net.graph, settings, first)
-    with new_session(net) as session:
-        if saved:
-            restore(saved, session, net)
-        elif settings.cell == "handwired":
-            set_handwired(session, net)
-        try:
-            epoch, training_time = train(session, net, settings, data, first,
-                                         Saves(settings, folder, lock, saved), log, say, ctrl_c)
-            wrong = report(session, net, settings, test, epoch, say, log.gradings)
-            log.add(epoch, test_error=100 * wrong / len(test), training_seconds=training_time)
-        finally:
-            log.write(close=True)
-    say(f"Total time {duration(time.perf_counter() - started)}, of which training "
-        f"{training_time:.1f}s")
-    if ctrl_c.pressed:  # while it reported, after training
-        raise Stopped(f"stopped by {ctrl_c.pressed} after training; {kept_in(folder)}.", 1)
-    return wrong
-
-
-def first_line(settings, folder, saved, aside=None):
-    """What a run says first: what it continues or that it is new, where it saves."""
-    if not folder:
-        return "New run, not saved (CHECKPOINT_DIR is empty)"
-    if saved:
-        left = ("nothing left to train" if saved["epoch"] >= settings.epochs
-                else f"on to epoch {settings.epochs}")
-        return (f"Continuing the run saved in {folder}{os.sep} from epoch {saved['epoch']} "
-                f"({left}; --fresh starts it over)")
-    others = other_runs(settings)
-    return (f"{'Starting over (--fresh)' if settings.fresh else 'New run'}, saving in "
-            f"{folder}{os.sep}" + (f" (what was there is now in {aside}{os.sep})" if aside else "")
-            + (others and f"; {settings.checkpoint_dir}{os.sep} keeps {others}"))
-
-
-@contextlib.contextmanager
-def saved_model(settings, strings, option, probe=False):
-    """The model saved for these settings, in a session, once it can read the strings."""
-    folder = run_folder(settings) if settings.checkpoint_dir else None
-    saved = folder and read_checkpoint(folder, settings)
-    if not saved:
-        others = folder and other_runs(settings)
-        raise SettingError(f"{option} needs a model trained with these settings, but " + (
-            f"{settings.checkpoint_dir}{os.sep} has none; " if folder else "CHECKPOINT_DIR is "
-            "empty; ") + (f"it keeps {others}; give a run's options to ask it." if others
-                          else "train one first."))
-    seq_len, min_len = settings.seq_len, settings.min_len
-    reads = (f"{seq_len}-bit strings" if min_len == seq_len
-             else f"strings of {min_len} to {seq_len} bits")
-    for string in strings:
-        given = ("an empty string" if not string else f"{string!r}, which is not made of 0s "
-                 "and 1s only" if set(string) - {"0", "1"} else f"{string!r}, {len(string)} "
-                 "bits long" if not min_len <= len(string) <= seq_len else "")
-        if given:
-            raise SettingError(f"{option} was given {given}, but the model saved in {folder}"
-                               f"{os.sep} reads {reads} of 0s and 1s.")
-    net = build_graph(settings, probe=probe, towers=1, steps_per_run=1, grading="batches")
-    with tf1.Session(graph=net.graph) as session:
-        while True:  # a run training in the folder may have replaced the save meanwhile
-            try:
-                restore(saved, session, net)
-                break
-            except SettingError:
-                newer = read_checkpoint(folder, settings)
-                if newer is None:
-                    raise SettingError(f"The model in {folder}{os.sep} was moved away while it "
-                                       "was read (by a --fresh run?); ask again once that run "
-                                       "has saved.") from None
-                if newer["prefix"] == saved["prefix"]:
-                    raise
-                saved = newer
-        layers = f"{settings.num_layers} layer{'s' * (settings.num_layers > 1)}"
-        print(f"Model saved in {folder}{os.sep} at epoch {saved['epoch']}: {settings.cell}, "
-              f"{layers} of {settings.num_hidden} units, {reads}, TARGET {settings.target}, "
-              f"HEAD {settings.head}")
-        yield net, session
-
-
-def predict_saved(settings):
-    """--predict: print the saved model's answer for each string, without training."""
-    with saved_model(settings, settings.predict, "--predict") as (net, session):
-        answers = predict(session, net, settings.predict)
-    counts = counts_from(answers, net.model.head)
-    for string, answer, count in zip(settings.predict, answers, counts):
-        given = (f"probability {answer[count]:.3f}" if net.model.head == "softmax"
-                 else f"output {answer:.3f}")
-        print(f"{string} predicted count {count} ({given}), true count {string.count('1')}")
-
-
-def inspect_saved(settings, log=None):
-    """--inspect: find the units that count, show them bit by bit (and log_states)."""
-    with saved_model(settings, settings.inspect, "--inspect", probe=True) as (net, session):
-        answers = predict(session, net, settings.inspect)
-        rng = np.random.default_rng(settings.seed)
-        sample = rng.choice(2 ** net.seq_len, min(INSPECT_SAMPLE, 2 ** net.seq_len),
-                            replace=False)
-        parts, guesses, running = states_along(session, net, sample)
-        asked = states_along(session, net, [code_of(s, net.seq_len)
-                                            for s in settings.inspect])
-    found = find_counters(parts, running)
-    at_end = find_counters({name: values[:, -1:] for name, values in parts.items()},
-                           running[:, -1:])
-    ranges = {name: np.stack([values.min(axis=(0, 1)), values.max(axis=(0, 1))])
-              for name, values in parts.items()}
-    if not any(name.startswith("c") for name in parts):
-        kind = {"gru": "GRU", "rnn": "plain RNN"}[settings.cell]
-        print(f"A {kind} cell has no cell state c: its state is its output h.")
-    for line in describe_counters(found, len(sample), net.seq_len, at_end):
-        print(line)
-    print(f"The model's guess, had each string ended there, is right at "
-          f"{np.mean(guesses == running):.1%} of bits (at the last bit: "
-          f"{np.mean(guesses[:, -1] == running[:, -1]):.1%}).")
-    for number, string in enumerate(settings.inspect):
-        output = f" (output {answers[number]:.3f})" if net.model.head == "regression" else ""
-        print(f"String {string}: true count {string.count('1')}, "
-              f"predicted {asked[1][number][len(string) - 1]}{output}")
-        for row in inspection_rows(string, {name: values[number] for name, values in
-                                            asked[0].items()}, asked[1][number], found, ranges):
-            print(row)
-    if log:
-        log_states(log, settings.inspect, asked[0], found, ranges)
-
-
-def log_states(folder, strings, parts, found, ranges, zoom=8):
-    """Per string, pictures of each part of the state and the counting units' curves."""
-    writer = Scalars(folder)
-    for number, string in enumerate(strings):
-        for name, values in parts.items():
-            low, high = ranges[name][0].min(), ranges[name][1].max()
-            shade = np.clip((values[number, :len(string)].T - low) / (high - low or 1), 0, 1)
-            pixels = np.kron(np.uint8(255 * shade), np.ones((zoom, zoom), np.uint8))[..., None]
-            writer.write(summary=tf1.Summary(value=[tf1.Summary.Value(
-                tag=f"inspect {string}/{name}", image=tf1.Summary.Image(
-                    height=pixels.shape[0], width=pixels.shape[1], colorspace=1,
-                    encoded_image_string=tf.io.encode_png(pixels).numpy()))]))
-        for bit in range(len(string)):
-            traces = {"ones": string[:bit + 1].count("1"), **{
-                f"{name}[{part.best[0]}]": parts[name][number, bit, part.best[0]]
-                for name, part in found.items()}}
-            writer.write(step=bit + 1, summary=tf1.Summary(value=[
-                tf1.Summary.Value(tag=f"inspect {string}/{tag}", simple_value=value)
-                for tag, value in traces.items()]))
-    writer.write(close=True)
-
-
-def main(argv=None):
-    """Run the script with argv; returns 0, 2 (a setting), 130 Ctrl-C, 143 SIGTERM or 1."""
-    lock = folder = None
-    tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
-    warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
-    for number in {signal.SIGINT, getattr(signal, "SIGBREAK", signal.SIGINT)}:  # and Windows's
-        signal.signal(number, signal.default_int_handler)  # Ctrl-Break: KeyboardInterrupt
-    try:
-        settings = parse_settings(sys.argv[1:] if argv is None else argv)
-        check_settings(settings)
-        log = settings.predict is None and settings.log_dir and log_folder(settings)
-        settings.min_len = settings.min_len or settings.seq_len  # 0 means SEQ_LEN
-        with constants_set_to(settings):  # (log: named from the block as written, above)
-            if log:
-                check_writable("LOG_DIR", log)
-            if settings.predict is not None:
-                predict_saved(settings)
-            elif settings.inspect is not None:
-                inspect_saved(settings, log)
-            else:
-                folder = run_folder(settings) if settings.checkpoint_dir else None
-                if folder:  # one run per folder, before anything is read from it
-                    check_writable("CHECKPOINT_DIR", folder)
-                    lock = lock_folder(folder)
-                saved = folder and save_to_continue(folder, settings)
-                aside = folder and check_folder(folder, saved, settings.fresh)
-                train_and_report(settings, first_line(settings, folder, saved, aside), folder,
-                                 saved, lock, log)
-    except SettingError as problem:
-        complain(problem)
-        return 2
-    except Stopped as stop:
-        complain(stop.args[0])
-        return stop.args[1]
-    except KeyboardInterrupt:  # outside training: nothing half-written
-        complain(f"stopped by Ctrl-C; {kept_in(folder)}." if folder else "stopped by Ctrl-C.")
-        return 130
-    except OSError as problem:  # the reader went away (`... | head`): stop without a traceback
-        if not (isinstance(problem, BrokenPipeError)  # Windows says EINVAL, naming no file
-                or problem.errno == errno.EINVAL and problem.filename is None):
-            raise
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
-    finally:
-        if lock is not None:
-            lock.close()  # the end of this run: another may train in the folder now (on
-            lock.release()  # Windows, filelock removes its file once nothing holds it open)
-    return 0
+def check_machine_limits(settings):
+    """SettingError, naming the limit, for settings that would take the machine down."""
+    cores = os.cpu_count() or 1
+    if settings.towers > 4 * cores:
+        raise SettingError(f"TOWERS is {settings.towers}, but this machine has {cores} cores "
+                           f"and more than {4 * cores} parts (4 per core) only make the graph "
+                           "bigger and slower to build.")
+    static = settings.unroll == "static"
+    copies = settings.towers * settings.num_layers * (settings.seq_len if static else 1)
+    if copies > MAX_CELL_COPIES:
+        raise SettingError(f"TOWERS {settings.towers} x NUM_LAYERS {settings.num_layers}" + (
+            f" x SEQ_LEN {settings.seq_len} (UNROLL 'static')" if static else "") + f" is "
+            f"{copies:,} copies of the cell in one graph, more than the {MAX_CELL_COPIES:,} "
+            "this script builds (about a minute); use fewer.")
+    hidden, gates = settings.num_hidden, GATES[settings.cell]
+    weights = sum((inputs + hidden + 1) * gates * hidden  # each layer's kernel and bias
+                  for inputs in [1] + [hidden] * (settings.num_layers - 1))
+    # Weights, Adam's two moments, a gradient per cell copy; per copy, gates and state kept
+    gradients = settings.towers * settings.seq_len if static else 2
+    kept = 4 * settings.num_layers * (gates + 3) * hidden  # per string and bit
+    batch, grading = kept * settings.batch_size * settings.seq_len, kept * 2 * settings.eval_batch
+    needed, available = max(4 * weights * (3 + gradients) + batch, grading), memory_of_machine()
+    if available and needed > available:
+        raise SettingError(
+            f"NUM_HIDDEN {hidden} with NUM_LAYERS {settings.num_layers} makes {weights:,} "
+            f"weights, which would take about {needed / 2**30:,.0f} GiB of memory to train "
+            f"and grade, more than the {available / 2**30:.0f} GiB this machine has; use " + (
+                "a smaller EVAL_BATCH." if grading == needed else "a smaller BATCH_SIZE."
+                if 2 * batch > needed else "fewer units."))
 
 
 if __name__ == "__main__":
