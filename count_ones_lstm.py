@@ -8,16 +8,26 @@ CPU: all 2**SEQ_LEN strings, NUM_EXAMPLES to train on, the others to test.
     python count_ones_lstm.py --predict 01101001100101101001   # ask the trained model
     python count_ones_lstm.py --inspect 01101001100101101001   # watch it count, bit by bit
 
-Edited settings make a new run in a folder of its own; the same ones again continue it.
+Edited settings or code make a new run in a folder of its own; undone, the first run goes on.
 """
 import sys  # first, so that a slip in the settings below (CELL = gru) is one sentence, status 2
 if sys.version_info < (3, 10):  # TensorFlow 2.21 is made for Python 3.10 to 3.13 only
     sys.exit(f"count_ones_lstm.py: this is Python {sys.version.split()[0]}; TensorFlow 2.21 "
              "needs 3.10 to 3.13: make .venv with one (the README's Quick start).")
-python_hook, sys.excepthook = sys.excepthook, lambda kind, error, trace: sys.exit(print(
-    f"count_ones_lstm.py: line {trace.tb_lineno} of the settings: {error}" + (
-        f"; text needs quotes, like \"{error.name}\"" if kind is NameError else ""),
-    file=sys.stderr) or 2)
+
+
+def settings_slip(kind, error, trace):
+    """Report a mistake in the settings block in one sentence naming its line; exit 2."""
+    hint = ""
+    if kind is NameError:  # a word without quotes: CELL = gru
+        hint = f"; text needs quotes, like \"{error.name}\""
+    print(f"count_ones_lstm.py: line {trace.tb_lineno} of the settings: {error}{hint}",
+          file=sys.stderr)
+    sys.exit(2)
+
+
+python_hook = sys.excepthook  # Python's own, put back after the settings block
+sys.excepthook = settings_slip
 # --- settings: edit them here, or change one for a single run with --name value ---
 # data
 SEQ_LEN = 20  # bits per string; every one of the 2**SEQ_LEN strings is made (1 to 24)
@@ -86,8 +96,9 @@ with warnings.catch_warnings():  # with no fcntl (a Unix without it), it warns t
 devnull = os.open(os.devnull, os.O_WRONLY)
 while devnull <= 2:  # a stream the caller closed (`>&-`): /dev/null stands in, so that no file
     devnull = os.open(os.devnull, os.O_WRONLY)  # the run opens takes its number
-sys.stderr and sys.stderr.flush()  # on import, TensorFlow's C++ side reports the absent GPU
-saved_stderr = os.dup(2)  # on stderr: send it to /dev/null for as long as the import takes
+if sys.stderr:  # on import, TensorFlow's C++ side reports the absent GPU on stderr: send
+    sys.stderr.flush()  # stderr to /dev/null for as long as the import takes
+saved_stderr = os.dup(2)
 os.dup2(devnull, 2)
 try:
     import tensorflow as tf  # noqa: E402
@@ -95,8 +106,8 @@ finally:
     os.dup2(saved_stderr, 2)
     os.close(saved_stderr)
 if pressed:  # nothing was read or written yet
-    sys.exit(print("count_ones_lstm.py: stopped by Ctrl-C while the packages loaded.",
-                   file=sys.stderr) or 130)
+    print("count_ones_lstm.py: stopped by Ctrl-C while the packages loaded.", file=sys.stderr)
+    sys.exit(130)
 
 tf1 = tf.compat.v1
 MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
@@ -113,11 +124,13 @@ class OtherRun(SettingError):
 
 
 class Stopped(Exception):
-    """Stopped(what is kept, exit status): by Ctrl-C (130), SIGTERM (143), or else (1)."""
+    """A run that stops early. Its two arguments: the sentence that says what is kept, and
+    the exit status (130 after Ctrl-C, 143 after SIGTERM, 1 for anything else)."""
 
 
 class Settings(SimpleNamespace):
-    """One run's settings by lower-case name; one the block no longer has is a SettingError."""
+    """One run's settings, each under its name in lower case. Asking for one that the
+    settings block no longer has raises a SettingError that says to put it back."""
 
     def __getattr__(self, name):
         if name.startswith("_"):
@@ -160,7 +173,8 @@ def ones_in(codes, seq_len):
 
 
 def bits_and_labels(codes, seq_len):
-    """Codes -> the tutorial's `data` (n, seq_len, 1), high bit first; one-hot `target`; lengths"""
+    """The tutorial's inputs for a batch of codes: `data` (n, seq_len, 1), high bit first;
+    `target` (n, seq_len + 1), one-hot at the count of ones; each string's length (n,)."""
     numbers, lengths = spelled(codes, seq_len)
     shifts = lengths[:, None] - 1 - np.arange(seq_len)            # high bit first
     bits = np.where(shifts >= 0, (numbers[:, None] >> np.maximum(shifts, 0)) & 1, 0)
@@ -169,8 +183,9 @@ def bits_and_labels(codes, seq_len):
 
 
 def split(numbers, num_examples, validation_examples=0, counts=None, seed=0):
-    """(train, validation, test): num_examples, validation_examples, the rest; given counts
-    (SAMPLING "counts"), as many training strings of each count, rarer ones repeated."""
+    """Split the shuffled strings into (train, validation, test): the first num_examples,
+    the next validation_examples, and the rest. Given each string's count (SAMPLING
+    "counts"), the training strings are as many of each count, a rare count's repeated."""
     if counts is None:
         ends = [0, num_examples, num_examples + validation_examples, len(numbers)]
         return tuple(numbers[a:b] for a, b in zip(ends, ends[1:]))
@@ -194,9 +209,10 @@ def make_cell(kind, num_hidden):
 
 def build_model(settings, data=None, target=None, lengths=None,
                 dynamic_rnn=tf1.nn.dynamic_rnn):
-    """The tutorial's graph, line for line, in its order: its tensors by name. data and target
-    (and lengths) are placeholders unless given (by the loop in the graph); the speed
-    settings pass a stand-in for dynamic_rnn; every other line runs as written."""
+    """The tutorial's graph, line for line and in its order; returns its tensors by name.
+    `data` and `target` (and `lengths`) are placeholders unless the loop in the graph gives
+    them. The speed settings may pass a stand-in for dynamic_rnn; every other line runs as
+    written, the optimizer's too."""
     seq_len, num_hidden, head = settings.seq_len, settings.num_hidden, settings.head
     num_classes = seq_len + 1  # a string holds 0, 1, ..., seq_len ones
     # Glorot-uniform kernels (TF1's default) drawn from SEED alone, whatever else is built
@@ -354,7 +370,8 @@ def new_session(net):
 # --- Training: the tutorial's batch loop, and the epoch loop ---------------------------------
 
 def train_epoch(session, net, numbers, batch_size):
-    """One pass, an Adam step per batch: (loss per string, share wrong, steps)."""
+    """One pass over the training strings, an Adam step per batch. Returns the loss per
+    string, the share of strings counted wrong, and the number of steps."""
     model = net.model
     total_loss, total_wrong, steps = 0.0, 0, 0
     for start in range(0, len(numbers), batch_size):
@@ -368,7 +385,8 @@ def train_epoch(session, net, numbers, batch_size):
 
 
 def train(session, net, settings, data, first_epoch, saves, log, say, ctrl_c):
-    """The tutorial's loop to EPOCHS: epoch lines, gradings, saves; Ctrl-C saves, then Stopped."""
+    """The tutorial's epoch loop, on to EPOCHS: a line per epoch, a grading every EVAL_EVERY
+    and a save every SAVE_EVERY epochs. After Ctrl-C the epoch is saved and Stopped raised."""
     epochs = 0 if settings.cell == "handwired" else settings.epochs  # set, not trained
     width, step_times, training_time, epoch = len(str(epochs)), [], 0.0, first_epoch - 1
     run_epoch = epoch_runner(net)  # train_epoch(), or with STEPS_PER_RUN its steps in the graph
@@ -388,7 +406,7 @@ def train(session, net, settings, data, first_epoch, saves, log, say, ctrl_c):
             if not np.isfinite(loss):  # diverged: stop before it is saved anywhere
                 raise Stopped(f"The loss became {loss} at epoch {epoch}: training diverged "
                               f"(LEARNING_RATE {settings.learning_rate:g} may be too large); "
-                              f"{kept_in(saves.folder)}.", 1)
+                              f"{what_is_kept(saves.folder)}.", 1)
             if (epoch % settings.eval_every == 0 and not ctrl_c.pressed
                     and (epoch < epochs or data.watched != "test")):
                 wrong = int(wrong_in(session, net, data.watch, say).sum())
@@ -402,18 +420,12 @@ def train(session, net, settings, data, first_epoch, saves, log, say, ctrl_c):
         if epoch >= first_epoch or not ctrl_c.pressed:  # the end, or the epoch Ctrl-C let finish
             saves.save(session, net, epoch)
     if ctrl_c.pressed:
-        kept = (kept_in(saves.folder) if saves.last is None else f"saved in {saves.folder}"
-                f"{os.sep}; run the same command to continue")
+        kept = f"saved in {saves.folder}{os.sep}; run the same command to continue"
+        if saves.last is None:  # nothing saved by this run
+            kept = what_is_kept(saves.folder)
         raise Stopped(f"stopped by {ctrl_c.pressed} after epoch {epoch} of {epochs}; {kept}.",
                       {"SIGTERM": 143, "Ctrl-C": 130, "Ctrl-Break": 130}.get(ctrl_c.pressed, 1))
     return epoch, training_time
-
-
-def duration(seconds):
-    """A short human reading of a time span: '42s', '3m05s', '1h02m'."""
-    minutes, seconds = divmod(int(round(seconds)), 60)
-    return (f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60
-            else f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s")
 
 
 def fit_sample(sample, seq_len):
@@ -452,8 +464,12 @@ def wrong_in(session, net, numbers, say=print):
 
 def feed(model, inp, out=None, lengths=None):
     """The feed dict for the tutorial's placeholders: data, target if given, lengths if used."""
-    return {model.data: inp, **({} if out is None else {model.target: out}),
-            **({} if model.lengths is None else {model.lengths: lengths})}
+    fed = {model.data: inp}
+    if out is not None:
+        fed[model.target] = out
+    if model.lengths is not None:
+        fed[model.lengths] = lengths
+    return fed
 
 
 def errors_by(key, wrong, numbers, seq_len):
@@ -472,12 +488,18 @@ def predict(session, net, strings):
 
 
 def report(session, net, settings, test, epoch, say, gradings=()):
-    """The curve, the tutorial's last line with the number wrong, tables, the sample."""
+    """Grade every test string and print the curve of the gradings, the tutorial's last line
+    (with the number wrong), the errors by count and the sample's answer. Returns the number
+    wrong."""
     seq_len = settings.seq_len
     wrong = wrong_in(session, net, test, say)
-    points = [*gradings] + ([] if epoch in dict(gradings) else [(epoch, 100 * wrong.mean())])
-    for line in ["Error at each grading, log scale:"] + curve(points) if len(points) > 1 else []:
-        say(line)
+    points = list(gradings)
+    if epoch not in dict(gradings):  # the end, if it was not a grading
+        points.append((epoch, 100 * wrong.mean()))
+    if len(points) > 1:
+        say("Error at each grading, log scale:")
+        for line in curve(points):
+            say(line)
     say(f"Epoch {epoch} error {100 * wrong.sum() / len(test):.1f}% "
         f"({wrong.sum():,} of {len(test):,} test strings wrong)")
     tables = [("count", "their true count of ones", range(seq_len + 1))]
@@ -506,8 +528,9 @@ def report(session, net, settings, test, epoch, say, gradings=()):
 # --- The run ---------------------------------------------------------------------------------
 
 def train_and_report(settings, heading, folder, saved, lock, log_dir):
-    """Say heading, make the data, train (on from `saved`), grade, report: the number wrong, or
-    Stopped; an output that fails stops it as Ctrl-C does."""
+    """One run: say `heading`, make the data, train (on from `saved`), grade and report.
+    Returns the number of test strings wrong, or raises Stopped. If printing fails (a closed
+    pipe, a full disk), the run stops after its epoch as with Ctrl-C."""
     ctrl_c = CtrlC()
 
     def say(line):
@@ -525,15 +548,18 @@ def train_and_report(settings, heading, folder, saved, lock, log_dir):
     train_set, valid, test = split(strings, settings.num_examples, settings.validation_examples,
                                    ones_in(strings, seq_len) if settings.sampling == "counts"
                                    else None, settings.seed)
+    held_out = ""
     different = len(np.unique(train_set))  # fewer if SAMPLING "counts" repeated some
-    held_out = (f" ({different:,} different)" if different < len(train_set) else "") + (
-        f", {len(valid):,} for validation" if len(valid) else "")
+    if different < len(train_set):
+        held_out += f" ({different:,} different)"
+    # Training is watched on the validation strings, if any, else (the tutorial's way) the test
+    data = SimpleNamespace(train=train_set, watch=test, watched="test")
+    if len(valid):
+        held_out += f", {len(valid):,} for validation"
+        data.watch, data.watched = valid, "validation"
     bits = f"{seq_len}" if min_len == seq_len else f"{min_len} to {seq_len}"
     say(f"Data: {len(strings):,} strings of {bits} bits, {len(train_set):,} for training"
         f"{held_out} and {len(test):,} for testing ({time.perf_counter() - started:.2f}s)")
-    # Training is watched on the validation strings, if any, else (the tutorial's way) the test
-    data = SimpleNamespace(train=train_set, watch=valid if len(valid) else test,
-                           watched="validation" if len(valid) else "test")
     net = build_graph(settings)
     for note in net.notes:
         say(note)
@@ -554,34 +580,29 @@ def train_and_report(settings, heading, folder, saved, lock, log_dir):
     say(f"Total time {duration(time.perf_counter() - started)}, of which training "
         f"{training_time:.1f}s")
     if ctrl_c.pressed:  # while it reported, after training
-        raise Stopped(f"stopped by {ctrl_c.pressed} after training; {kept_in(folder)}.", 1)
+        raise Stopped(f"stopped by {ctrl_c.pressed} after training; {what_is_kept(folder)}.", 1)
     return wrong
 
 
-def predict_saved(settings):
-    """--predict: print the saved model's answer for each string, without training."""
-    with saved_model(settings, settings.predict, "--predict") as (net, session):
-        answers = predict(session, net, settings.predict)
-    counts = counts_from(answers, net.model.head)
-    for string, answer, count in zip(settings.predict, answers, counts):
-        given = (f"probability {answer[count]:.3f}" if net.model.head == "softmax"
-                 else f"output {answer:.3f}")
-        print(f"{string} predicted count {count} ({given}), true count {string.count('1')}")
-
-
 def main(argv=None):
-    """Run the script with argv; returns 0, 2 (a setting), 130 Ctrl-C, 143 SIGTERM or 1."""
+    """Run the script with the command line argv (sys.argv's if None). Returns the exit
+    status: 0, 2 for a setting it cannot run with, 130 after Ctrl-C, 143 after SIGTERM, or 1."""
     lock = folder = None
     tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
     warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
     for number in {signal.SIGINT, getattr(signal, "SIGBREAK", signal.SIGINT)}:  # and Windows's
         signal.signal(number, signal.default_int_handler)  # Ctrl-Break: KeyboardInterrupt
     try:
-        settings = parse_settings(sys.argv[1:] if argv is None else argv)
+        if argv is None:
+            argv = sys.argv[1:]
+        block = read_settings_block()  # the settings block as written, read once a run
+        settings = parse_settings(argv, block)
         check_settings(settings)
-        log = settings.predict is None and settings.log_dir and log_folder(settings)
+        log = ""  # the run's own TensorBoard folder, if it logs
+        if settings.predict is None and settings.log_dir:
+            log = log_folder(settings, block)
         settings.min_len = settings.min_len or settings.seq_len  # 0 means SEQ_LEN
-        with constants_set_to(settings):  # (log: named from the block as written, above)
+        with constants_set_to(settings, block):  # (log: named from the block as written)
             if log:
                 check_writable("LOG_DIR", log)
             if settings.predict is not None:
@@ -589,12 +610,13 @@ def main(argv=None):
             elif settings.inspect is not None:
                 inspect_saved(settings, log)
             else:
-                folder = run_folder(settings) if settings.checkpoint_dir else None
-                if folder:  # one run per folder, before anything is read from it
+                saved = aside = None
+                if settings.checkpoint_dir:  # one run per folder, locked before it is read
+                    folder = run_folder(settings)
                     check_writable("CHECKPOINT_DIR", folder)
                     lock = lock_folder(folder)
-                saved = folder and save_to_continue(folder, settings)
-                aside = folder and check_folder(folder, saved, settings.fresh)
+                    saved = save_to_continue(folder, settings)
+                    aside = check_folder(folder, saved, settings.fresh)
                 train_and_report(settings, first_line(settings, folder, saved, aside), folder,
                                  saved, lock, log)
     except SettingError as problem:
@@ -604,7 +626,7 @@ def main(argv=None):
         complain(stop.args[0])
         return stop.args[1]
     except KeyboardInterrupt:  # outside training: nothing half-written
-        complain(f"stopped by Ctrl-C; {kept_in(folder)}." if folder else "stopped by Ctrl-C.")
+        complain(f"stopped by Ctrl-C; {what_is_kept(folder)}." if folder else "stopped by Ctrl-C.")
         return 130
     except OSError as problem:  # the reader went away (`... | head`): stop without a traceback
         if not (isinstance(problem, BrokenPipeError)  # Windows says EINVAL, naming no file
@@ -1059,10 +1081,11 @@ OWN_OPTIONS = ("help", "fresh", "predict", "inspect")  # options that are not se
 KINDS = {int: "a whole number", float: "a number", str: "text in quotes, like \"lstm\""}
 
 
+@functools.cache
 def read_settings_block(path=__file__):
-    """[(name, help text)] per setting of the block, read by Python's own parser."""
-    with open(path, encoding="utf-8") as source:
-        text = source.read()
+    """[(name, help text)] per setting of the block, read by Python's own parser; main() reads
+    it once a run and hands it on (later calls get the same list)."""
+    text, tree = parsed(path)
     lines = text.splitlines()
     try:
         first = next(n for n, line in enumerate(lines, 1) if line.startswith(BLOCK_START))
@@ -1075,11 +1098,14 @@ def read_settings_block(path=__file__):
                 for token in tokenize.generate_tokens(io.StringIO(text).readline)
                 if token.type == tokenize.COMMENT}
     found = []
-    for node in ast.parse(text).body:
+    for node in tree.body:
         if not first < node.lineno < last:
             continue
-        targets = (node.targets if isinstance(node, ast.Assign) else [node.target]
-                   if isinstance(node, ast.AnnAssign) and node.value is not None else [])
+        targets = []  # NAME = value, or NAME: type = value
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets = [node.target]
         if len(targets) != 1 or not isinstance(targets[0], ast.Name):
             raise SettingError(f"Line {node.lineno} of the settings block, "
                                f"{lines[node.lineno - 1].strip()!r}, is not a setting "
@@ -1099,11 +1125,12 @@ def option_type(name, value):
             return word
         if isinstance(value, bool) and word.lower() in "true yes on 1 false no off 0".split():
             return word.lower() in ("true", "yes", "on", "1")
-        for kind in () if isinstance(value, bool) else (int, float):
+        if isinstance(value, bool):
+            raise argparse.ArgumentTypeError(f"{name} must be true or false, got {word!r}")
+        for kind in (int, float):  # what the word says: 5_000 is an int, 1e3 a float
             with contextlib.suppress(ValueError):
                 return kind(word)
-        wanted = "true or false" if isinstance(value, bool) else KINDS[type(value)]
-        raise argparse.ArgumentTypeError(f"{name} must be {wanted}, got {word!r}")
+        raise argparse.ArgumentTypeError(f"{name} must be {KINDS[type(value)]}, got {word!r}")
     return convert
 
 
@@ -1114,14 +1141,16 @@ class OneLineParser(argparse.ArgumentParser):
         raise SettingError(message[0].upper() + message[1:] + "; see --help for the options.")
 
 
-def parse_settings(argv):
+def parse_settings(argv, block=None):
     """Command-line words -> Settings; the block's lines make the options and their defaults."""
+    if block is None:
+        block = read_settings_block()
     parser = OneLineParser(
         description="Train an LSTM to count the ones in binary strings (TF1 graph API).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         allow_abbrev=False)
     seen = {}
-    for name, meaning in read_settings_block():
+    for name, meaning in block:
         option = name.lower().replace("_", "-")
         if option in OWN_OPTIONS or option in seen:
             clash = f"--{option}" if option in OWN_OPTIONS else seen[option]
@@ -1147,9 +1176,9 @@ def parse_settings(argv):
 
 
 @contextlib.contextmanager
-def constants_set_to(settings):
+def constants_set_to(settings, block):
     """While a run lasts, each constant of the block holds the run's value (its --option)."""
-    names = [name for name, _ in read_settings_block()]
+    names = [name for name, _ in block]
     before = {name: globals()[name] for name in names}
     globals().update({name: getattr(settings, name.lower()) for name in names})
     try:
@@ -1158,9 +1187,12 @@ def constants_set_to(settings):
         globals().update(before)
 
 
-def check_settings(settings):
-    """Raise SettingError, in one sentence, for the first setting that cannot work."""
+def check_settings(settings, learned_only=False):
+    """Raise SettingError, in one sentence, for the first setting that cannot work; with
+    learned_only, of those a record keeps (not CHANGEABLE's)."""
     def check(name, kind, fits=lambda value: True, wanted=""):
+        if learned_only and name in CHANGEABLE:
+            return None
         value = getattr(settings, name.lower())
         if type(value) is not kind and not (kind is float and type(value) is int):
             raise SettingError(f"{name} is {value!r}, but it must be {KINDS[kind]}.")
@@ -1218,14 +1250,15 @@ LEARNING_CODE = ("all_strings", "ones_in", "split", "bits_and_labels", "build_mo
 # The code the speed settings stand in for, and its digests as shipped: an edit steps them aside
 LOOP = "train_epoch() and what it uses"  # STEPS_PER_RUN's loop makes and steps the same batches
 RNN_CALL = "the dynamic_rnn line"  # build_model's line that UNROLL and TOWERS stand in for
-AS_SHIPPED = {LOOP: "b85ee63bc3b4", RNN_CALL: "646fd669196d"}
+AS_SHIPPED = {LOOP: "9ea6110304ed", RNN_CALL: "646fd669196d"}
 
 
 @functools.cache
 def parsed(path=__file__):
-    """The module that the file at path holds, parsed by Python's own parser."""
+    """(text, module) of the file at path, read once and parsed by Python's own parser."""
     with open(path, encoding="utf-8") as source:
-        return ast.parse(source.read())
+        text = source.read()
+    return text, ast.parse(text)
 
 
 def digest(node):
@@ -1253,7 +1286,7 @@ def learning_code(path=__file__):
     {LOOP and RNN_CALL: digest}, for the code that the speed settings stand in for)."""
     block = {name for name, _ in read_settings_block(path)}
     named = {}  # this file's functions and constants (outside the block), by name
-    for node in parsed(path).body:
+    for node in parsed(path)[1].body:
         if isinstance(node, ast.FunctionDef):
             named[node.name] = node  # found by its name, recorded as "name()"
         elif isinstance(node, ast.Assign):
@@ -1286,7 +1319,7 @@ ADDED_LATER = {"SAMPLING": "uniform"}  # what a run saved before the setting exi
 FRESH = "give --fresh (which moves what is there aside) or another --checkpoint-dir"
 
 
-def learned(settings):
+def learning_settings(settings):
     """The settings that shape learning (all but CHANGEABLE), as a record holds them."""
     values = {name.upper(): value for name, value in vars(settings).items()
               if name.upper() not in CHANGEABLE and name not in OWN_OPTIONS
@@ -1297,9 +1330,9 @@ def learned(settings):
 
 
 def run_folder(settings):
-    """CHECKPOINT_DIR/run-<8 hex digits drawn from learned(settings) and learning_code()>: the
+    """CHECKPOINT_DIR/run-<8 hex digits drawn from learning_settings(settings) and learning_code()>: the
     folder of the run of these settings and this code."""
-    run = [learned(settings), learning_code()[0]]
+    run = [learning_settings(settings), learning_code()[0]]
     drawn = hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()
     return os.path.join(settings.checkpoint_dir, f"run-{drawn[:8]}")
 
@@ -1310,7 +1343,11 @@ def plain_file(path):
         mode = os.lstat(path).st_mode
         if stat.S_ISREG(mode):
             return True
-        kind = "a folder" if stat.S_ISDIR(mode) else "a link" if stat.S_ISLNK(mode) else "a FIFO"
+        kind = "a FIFO"
+        if stat.S_ISDIR(mode):
+            kind = "a folder"
+        elif stat.S_ISLNK(mode):
+            kind = "a link"
         raise SettingError(f"{path} is {kind}, where this script keeps a file; move it away "
                            "or give another --checkpoint-dir.")
     return False
@@ -1344,9 +1381,10 @@ def read_checkpoint(folder, settings=None):
         if saved.get("format") == CHECKPOINT_FORMAT:  # (the lightest way to run it)
             if not all(type(text) is str for item in saved["code"].items() for text in item):
                 raise ValueError
-            check_settings(Settings(**{**vars(parse_settings([])), **dict(
-                towers=1, unroll="dynamic", eval_batch=1), **{
-                name.lower(): value for name, value in saved["settings"].items()}}))
+            recorded = {**ADDED_LATER, **saved["settings"]}  # run the lightest way it can be:
+            lightest = dict(towers=1, unroll="dynamic", eval_batch=1)
+            check_settings(Settings(**lightest, **{
+                name.lower(): value for name, value in recorded.items()}), learned_only=True)
     except SettingError as problem:
         if str(problem).startswith(path):
             raise
@@ -1367,9 +1405,9 @@ def read_checkpoint(folder, settings=None):
                            "moved here by hand or edited; move it back, or give another "
                            "--checkpoint-dir.")
     saved["prefix"] = os.path.join(folder, saved["checkpoint"])
-    files = [plain_file(os.path.join(folder, file)) and file  # special files refused
-             for file in files_of(folder, [saved["checkpoint"]])]
-    if saved["checkpoint"] + ".index" not in files:
+    for file in files_of(folder, [saved["checkpoint"]]):
+        plain_file(os.path.join(folder, file))  # a folder, link or FIFO there is refused
+    if not plain_file(os.path.join(folder, saved["checkpoint"] + ".index")):
         if (read_json(path) or saved)["epoch"] != saved["epoch"]:  # a run there saved anew
             return read_checkpoint(folder, settings)
         raise SettingError(f"{path} names the checkpoint {saved['prefix']}, which is missing; "
@@ -1384,7 +1422,7 @@ def differences(saved, settings):
         if values.get("MIN_LEN") == values.get("SEQ_LEN"):
             return {**ADDED_LATER, **values, "MIN_LEN": 0}
         return {**ADDED_LATER, **values}
-    mine, theirs = as_set(learned(settings)), as_set(saved["settings"])
+    mine, theirs = as_set(learning_settings(settings)), as_set(saved["settings"])
     options = []
     for name in [*mine, *(name for name in theirs if name not in mine)]:
         if name not in theirs:
@@ -1410,11 +1448,15 @@ def in_words(options, edited):
 def other_runs(settings):
     """The other runs saved in CHECKPOINT_DIR, nearest first: what differs, and their epochs."""
     runs, directory = [], settings.checkpoint_dir
-    for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+    names = []
+    if os.path.isdir(directory):
+        names = sorted(name for name in os.listdir(directory) if name.startswith("run-"))
+    for name in names:
         folder = os.path.join(directory, name)
+        if folder == run_folder(settings):
+            continue
         with contextlib.suppress(SettingError, OSError):  # each other run saved whole
-            saved = (name.startswith("run-") and folder != run_folder(settings)
-                     and read_checkpoint(folder))
+            saved = read_checkpoint(folder)
             if saved:
                 options, edited = differences(saved, settings)
                 runs.append((len(options) + len(edited), in_words(options, edited),
@@ -1437,10 +1479,11 @@ def write_whole(path, text):
     try:
         with open(temporary, "w", encoding="utf-8") as out:
             out.write(text)
-        for wait in [0.1] * 30 + [0]:
-            with contextlib.suppress(PermissionError if wait else ()):
+        for _ in range(30):  # Windows refuses while a reader holds the file open
+            with contextlib.suppress(PermissionError):
                 return os.replace(temporary, path)
-            time.sleep(wait)
+            time.sleep(0.1)
+        os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(temporary)
@@ -1483,7 +1526,7 @@ def save_checkpoint(session, net, directory, settings, epoch, lock=None, previou
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))  # made anew
         write_whole(os.path.join(directory, CHECKPOINT_FILE), json.dumps({  # the record
             "format": CHECKPOINT_FORMAT, "checkpoint": name, "epoch": epoch,
-            "settings": learned(settings), "code": learning_code()[0]}, indent=1))
+            "settings": learning_settings(settings), "code": learning_code()[0]}, indent=1))
     except (OSError, ValueError, tf.errors.OpError) as problem:
         if not os.path.isdir(directory):  # removed during the run (TensorFlow's ValueError)
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)) from problem
@@ -1501,7 +1544,7 @@ def reason(problem):
     return (text or type(problem).__name__).strip().split("; ")[-1].split("\n")[0]
 
 
-def kept_in(folder):
+def what_is_kept(folder):
     """What is safely saved in folder now, read from disk: the end of a sentence."""
     if not folder:
         return "nothing is saved, as CHECKPOINT_DIR is empty"
@@ -1520,13 +1563,13 @@ def restore(saved, session=None, net=None):
         reader = tf.train.load_checkpoint(saved["prefix"])
         stored = {name: list(reader.get_tensor(name).shape)
                   for name in reader.get_variable_to_shape_map()}
-        for variable in net.graph.get_collection("variables") if session else ():
-            name, shape = variable.op.name, variable.shape.as_list()
-            if stored.get(name) != shape:
-                raise SettingError(f"The checkpoint {saved['prefix']} holds {name} as "
-                                   f"{stored.get(name, 'nothing')}, not the {shape} its "
-                                   f"record describes; {FRESH}.")
         if session:
+            for variable in net.graph.get_collection("variables"):
+                name, shape = variable.op.name, variable.shape.as_list()
+                if stored.get(name) != shape:
+                    raise SettingError(f"The checkpoint {saved['prefix']} holds {name} as "
+                                       f"{stored.get(name, 'nothing')}, not the {shape} its "
+                                       f"record describes; {FRESH}.")
             net.saver.restore(session, saved["prefix"])
     except (tf.errors.OpError, ValueError, IndexError) as problem:  # the reader's kinds
         if isinstance(problem, SettingError):
@@ -1625,30 +1668,44 @@ def first_line(settings, folder, saved, aside=None):
                 else f"on to epoch {settings.epochs}")
         return (f"Continuing the run saved in {folder}{os.sep} from epoch {saved['epoch']} "
                 f"({left}; --fresh starts it over)")
+    line = f"New run, saving in {folder}{os.sep}"
+    if settings.fresh:
+        line = f"Starting over (--fresh), saving in {folder}{os.sep}"
+    if aside:
+        line += f" (what was there is now in {aside}{os.sep})"
     others = other_runs(settings)
-    return (f"{'Starting over (--fresh)' if settings.fresh else 'New run'}, saving in "
-            f"{folder}{os.sep}" + (f" (what was there is now in {aside}{os.sep})" if aside else "")
-            + (others and f"; {settings.checkpoint_dir}{os.sep} keeps {others}"))
+    if others:
+        line += f"; {settings.checkpoint_dir}{os.sep} keeps {others}"
+    return line
 
 
 @contextlib.contextmanager
 def saved_model(settings, strings, option, probe=False):
     """The model saved for these settings, in a session, once it can read the strings."""
-    folder = run_folder(settings) if settings.checkpoint_dir else None
-    saved = folder and read_checkpoint(folder, settings)
-    if not saved:
-        others = folder and other_runs(settings)
-        raise SettingError(f"{option} needs a model trained with these settings, but " + (
-            f"{settings.checkpoint_dir}{os.sep} has none; " if folder else "CHECKPOINT_DIR is "
-            "empty; ") + (f"it keeps {others}; give a run's options to ask it." if others
-                          else "train one first."))
+    if not settings.checkpoint_dir:
+        raise SettingError(f"{option} needs a model trained with these settings, but "
+                           "CHECKPOINT_DIR is empty; train one first.")
+    folder = run_folder(settings)
+    saved = read_checkpoint(folder, settings)
+    if saved is None:
+        advice = "train one first."
+        others = other_runs(settings)
+        if others:
+            advice = f"it keeps {others}; give a run's options to ask it."
+        raise SettingError(f"{option} needs a model trained with these settings, but "
+                           f"{settings.checkpoint_dir}{os.sep} has none; {advice}")
     seq_len, min_len = settings.seq_len, settings.min_len
-    reads = (f"{seq_len}-bit strings" if min_len == seq_len
-             else f"strings of {min_len} to {seq_len} bits")
+    reads = f"strings of {min_len} to {seq_len} bits"
+    if min_len == seq_len:
+        reads = f"{seq_len}-bit strings"
     for string in strings:
-        given = ("an empty string" if not string else f"{string!r}, which is not made of 0s "
-                 "and 1s only" if set(string) - {"0", "1"} else f"{string!r}, {len(string)} "
-                 "bits long" if not min_len <= len(string) <= seq_len else "")
+        given = ""
+        if not string:
+            given = "an empty string"
+        elif set(string) - {"0", "1"}:
+            given = f"{string!r}, which is not made of 0s and 1s only"
+        elif not min_len <= len(string) <= seq_len:
+            given = f"{string!r}, {len(string)} bits long"
         if given:
             raise SettingError(f"{option} was given {given}, but the model saved in {folder}"
                                f"{os.sep} reads {reads} of 0s and 1s.")
@@ -1674,6 +1731,17 @@ def saved_model(settings, strings, option, probe=False):
         yield net, session
 
 
+def predict_saved(settings):
+    """--predict: print the saved model's answer for each string, without training."""
+    with saved_model(settings, settings.predict, "--predict") as (net, session):
+        answers = predict(session, net, settings.predict)
+    counts = counts_from(answers, net.model.head)
+    for string, answer, count in zip(settings.predict, answers, counts):
+        given = (f"probability {answer[count]:.3f}" if net.model.head == "softmax"
+                 else f"output {answer:.3f}")
+        print(f"{string} predicted count {count} ({given}), true count {string.count('1')}")
+
+
 class Saves:
     """A run's saving: folder, lock, last epoch; never NaN weights; a failed save stops it."""
 
@@ -1687,13 +1755,13 @@ class Saves:
         if not session.run(net.finite):  # never write NaN weights over a good model
             raise Stopped(f"The weights stopped being numbers at epoch {epoch} (LEARNING_RATE "
                           f"{self.settings.learning_rate:g} may be too large); nothing was "
-                          f"saved: {kept_in(self.folder)}.", 1)
+                          f"saved: {what_is_kept(self.folder)}.", 1)
         try:
             save_checkpoint(session, net, self.folder, self.settings, epoch, self.lock,
                             None if self.last is None else f"model-{self.last}")
         except (OSError, tf.errors.OpError) as problem:
             raise Stopped(f"Saving epoch {epoch} in {self.folder}{os.sep} failed "
-                          f"({reason(problem)}); {kept_in(self.folder)} (fix that, then run the "
+                          f"({reason(problem)}); {what_is_kept(self.folder)} (fix that, then run the "
                           "same command to continue).", 1) from None
         self.last = epoch
 
@@ -1734,7 +1802,9 @@ class Scalars:
 
     def __init__(self, folder, graph=None, settings=None, first_epoch=1):
         self.gradings, self.file = [], None
-        self.path = folder and os.path.join(folder, f"events.out.tfevents.{time.time():.0f}.py")
+        self.path = None  # no folder: nothing is written, the gradings are kept
+        if folder:
+            self.path = os.path.join(folder, f"events.out.tfevents.{time.time():.0f}.py")
         self.write(file_version="brain.Event:2")
         if graph:
             self.write(graph_def=graph.as_graph_def().SerializeToString())
@@ -1753,7 +1823,10 @@ class Scalars:
                 self.file = self.file or tf.io.TFRecordWriter(self.path)
                 if event:
                     self.file.write(tf1.Event(wall_time=time.time(), **event).SerializeToString())
-                self.file.close() if close else self.file.flush()
+                if close:
+                    self.file.close()
+                else:
+                    self.file.flush()
         except (OSError, tf.errors.OpError) as problem:
             complain(f"TensorBoard's log {self.path} cannot be written ({reason(problem)}); "
                      "logging stops here, the run goes on.")
@@ -1766,14 +1839,24 @@ class Scalars:
             tf1.Summary.Value(tag=tag, simple_value=value) for tag, value in values.items()]))
 
 
-def log_folder(settings):
+def log_folder(settings, block):
     """LOG_DIR/<options that make these settings from the block as written>-<run digits>."""
-    written = vars(parse_settings([]))
+    written = {name.lower(): globals()[name] for name, _ in block}
     name = re.sub(r"[^\w.=,+-]+", "_", ",".join(
         f"{name.replace('_', '-')}={value}" for name, value in vars(settings).items()
         if name.upper() not in CHANGEABLE and name not in OWN_OPTIONS
         and value != written.get(name)))[:80] or "defaults"
     return os.path.join(settings.log_dir, f"{name}-{os.path.basename(run_folder(settings))[4:]}")
+
+
+def duration(seconds):
+    """A short human reading of a time span: '42s', '3m05s', '1h02m'."""
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    if minutes >= 60:
+        return f"{minutes // 60}h{minutes % 60:02d}m"
+    if minutes:
+        return f"{minutes}m{seconds:02d}s"
+    return f"{seconds}s"
 
 
 def curve(points, height=6, width=50):
@@ -1803,8 +1886,9 @@ def memory_of_machine():
     except (AttributeError, ValueError, OSError):  # Windows fills in a MEMORYSTATUSEX: 64
         import ctypes  # bytes that start with their own size; bytes 8 to 15 hold the total
         status = (ctypes.c_uint64 * 8)(64)
-        total = getattr(ctypes, "windll", None) and (
-            ctypes.windll.kernel32.GlobalMemoryStatusEx(status) and status[1]) or None
+        total = None
+        if hasattr(ctypes, "windll") and ctypes.windll.kernel32.GlobalMemoryStatusEx(status):
+            total = status[1]
     with contextlib.suppress(OSError, ValueError):  # "max" when there is no limit
         with open("/sys/fs/cgroup/memory.max", encoding="ascii") as limit:
             total = min(total or 2**63, int(limit.read()))
@@ -1818,28 +1902,35 @@ def check_machine_limits(settings):
         raise SettingError(f"TOWERS is {settings.towers}, but this machine has {cores} cores "
                            f"and more than {4 * cores} parts (4 per core) only make the graph "
                            "bigger and slower to build.")
-    static = settings.unroll == "static"
-    copies = settings.towers * settings.num_layers * (settings.seq_len if static else 1)
+    copies = settings.towers * settings.num_layers
+    product = f"TOWERS {settings.towers} x NUM_LAYERS {settings.num_layers}"
+    gradients = 2  # per weight, besides Adam's two moments: dynamic_rnn's loop keeps one
+    if settings.unroll == "static":  # a cell copy per bit, a gradient per copy
+        copies *= settings.seq_len
+        product += f" x SEQ_LEN {settings.seq_len} (UNROLL 'static')"
+        gradients = settings.towers * settings.seq_len
     if copies > MAX_CELL_COPIES:
-        raise SettingError(f"TOWERS {settings.towers} x NUM_LAYERS {settings.num_layers}" + (
-            f" x SEQ_LEN {settings.seq_len} (UNROLL 'static')" if static else "") + f" is "
-            f"{copies:,} copies of the cell in one graph, more than the {MAX_CELL_COPIES:,} "
-            "this script builds (about a minute); use fewer.")
+        raise SettingError(f"{product} is {copies:,} copies of the cell in one graph, more than "
+                           f"the {MAX_CELL_COPIES:,} this script builds (about a minute); use "
+                           "fewer.")
     hidden, gates = settings.num_hidden, GATES[settings.cell]
     weights = sum((inputs + hidden + 1) * gates * hidden  # each layer's kernel and bias
                   for inputs in [1] + [hidden] * (settings.num_layers - 1))
-    # Weights, Adam's two moments, a gradient per cell copy; per copy, gates and state kept
-    gradients = settings.towers * settings.seq_len if static else 2
+    # Weights, their moments and gradients; per string and bit, the gates and state kept
     kept = 4 * settings.num_layers * (gates + 3) * hidden  # per string and bit
     batch, grading = kept * settings.batch_size * settings.seq_len, kept * 2 * settings.eval_batch
     needed, available = max(4 * weights * (3 + gradients) + batch, grading), memory_of_machine()
     if available and needed > available:
+        advice = "fewer units"
+        if grading == needed:
+            advice = "a smaller EVAL_BATCH"
+        elif 2 * batch > needed:
+            advice = "a smaller BATCH_SIZE"
         raise SettingError(
             f"NUM_HIDDEN {hidden} with NUM_LAYERS {settings.num_layers} makes {weights:,} "
             f"weights, which would take about {needed / 2**30:,.0f} GiB of memory to train "
-            f"and grade, more than the {available / 2**30:.0f} GiB this machine has; use " + (
-                "a smaller EVAL_BATCH." if grading == needed else "a smaller BATCH_SIZE."
-                if 2 * batch > needed else "fewer units."))
+            f"and grade, more than the {available / 2**30:.0f} GiB this machine has; use "
+            f"{advice}.")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import count_ones_lstm as col
-from test_count_ones_lstm import SCRIPT, TINY, record_in, refused, run_in, run_script
-from test_saving import resource, small_files_only
+from conftest import (SCRIPT, TINY, record_in, refused, resource, run_in, run_script,
+                      small_files_only)
 
 UNIX = pytest.mark.skipif(sys.platform == "win32", reason="Unix signals, FIFOs and /dev/full")
 NEEDS_RLIMIT = pytest.mark.skipif(resource is None, reason="needs RLIMIT_FSIZE for a full disk")
@@ -353,12 +353,19 @@ def test_with_stdout_and_stderr_closed_the_run_trains_and_saves(tmp_path):
 
 @UNIX
 def test_ctrl_c_while_tensorflow_loads_is_one_sentence(tmp_path):
-    run = start(*TINY, "--epochs", "3", cwd=tmp_path)
-    time.sleep(1.5)  # past the settings and NumPy, into TensorFlow's import
+    # Python's -X importtime says on stderr when each import is done: Ctrl-C is sent as soon
+    # as NumPy is in, so it falls while filelock and TensorFlow still load, every time.
+    run = subprocess.Popen([sys.executable, "-X", "importtime", str(SCRIPT), *TINY, "--epochs",
+                            "3"], cwd=tmp_path, text=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    for line in run.stderr:
+        if line.rstrip().endswith("| numpy"):
+            break
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=120)
-    assert run.returncode == 130
-    assert re.fullmatch(r"count_ones_lstm\.py: stopped by Ctrl-C[ .;].*\n", err), err
+    assert run.returncode == 130 and out == ""
+    said = [line for line in err.splitlines() if not line.startswith("import time:")]
+    assert said == ["count_ones_lstm.py: stopped by Ctrl-C while the packages loaded."], err
 
 
 @UNIX

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import count_ones_lstm as col
-from test_count_ones_lstm import TINY
+from conftest import TINY
 
 tf, tf1 = col.tf, col.tf1
 
@@ -89,8 +89,8 @@ def test_predict_and_inspect_print_the_number_a_regression_model_outputs(tmp_pat
     assert col.main(where + ["--predict", "010110", "111111"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith(", TARGET every, HEAD regression")
-    for line, true in zip(lines[1:], (3, 6)):
-        assert line.startswith(f"{line[:6]} predicted count ") and " (output " in line
+    for line, string, true in zip(lines[1:], ("010110", "111111"), (3, 6), strict=True):
+        assert line.startswith(f"{string} predicted count ") and " (output " in line
         output = float(line.split("(output ")[1].split(")")[0])
         assert line.endswith(f"), true count {true}")
         assert f"predicted count {int(np.floor(output + 0.5))} " in line

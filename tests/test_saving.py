@@ -15,12 +15,9 @@ import sys
 import pytest
 
 import count_ones_lstm as col
-from test_count_ones_lstm import SCRIPT, TINY, files_in, record_in, refused, run_in, run_script
+from conftest import (SCRIPT, TINY, files_in, record_in, refused, resource, run_in,
+                      run_script, small_files_only)
 
-try:
-    import resource  # Unix's limits on a process, here to make a disk seem full
-except ImportError:
-    resource = None
 NOT_ON_WINDOWS = pytest.mark.skipif(sys.platform == "win32", reason="Windows has no SIGTERM to send "
                                 "(it kills), and no folder can be removed while a run has a "
                                 "file open in it")
@@ -117,13 +114,6 @@ def test_a_hand_edited_record_is_named_in_one_sentence(edit, sentence, tmp_path,
 
 
 # --- saving fails safe ---------------------------------------------------------------------
-
-def small_files_only(limit=4096):
-    """In the child process: no file may grow past limit bytes, as on a disk that is full (a
-    model's data file is about 30 KiB), and writing past that is an error, not a kill."""
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
 
 @pytest.mark.skipif(resource is None, reason="needs Unix's RLIMIT_FSIZE to make a disk full")
 def test_a_save_that_cannot_be_written_names_the_last_epoch_kept(tmp_path):

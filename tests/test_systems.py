@@ -14,7 +14,7 @@ import sys
 import pytest
 
 import count_ones_lstm as col
-from test_count_ones_lstm import SCRIPT, TINY, files_in, record_in, refused, run_in
+from conftest import SCRIPT, TINY, files_in, record_in, refused, run_in
 
 AS_ON_WINDOWS = ("import os, runpy, signal, sys\n"
                  "sys.modules['fcntl'] = sys.modules['resource'] = None\n"

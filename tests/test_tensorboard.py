@@ -9,12 +9,13 @@ import sys
 import time
 import urllib.request
 
+import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 import count_ones_lstm as col
-from test_count_ones_lstm import TINY
+from conftest import TINY
 
 NAMES = ["model/data", "model/target", "model/weight", "model/bias", "model/prediction",
          "cross_entropy", "minimize", "mistakes", "error"]  # the tutorial's, in its graph
@@ -158,8 +159,8 @@ def test_inspect_with_a_log_dir_draws_the_cells_state_and_the_counting_units(tmp
     assert steps(logs, run, "loss") == [1, 2, 3]  # the run's own curve, beside them
 
 
-# What a checkpoint written before the graph's names changed holds (read off one saved by
-# the default run at commit 2381578): the names changed around the variables, not theirs.
+# The variables a save holds, by name (as in one saved by the default run at commit 2381578):
+# TensorBoard's names for the graph's parts changed around them, never theirs.
 SAVED_BEFORE = ["beta1_power", "beta2_power", "model/bias", "model/bias/Adam",
                 "model/bias/Adam_1", "model/rnn/lstm_cell/bias", "model/rnn/lstm_cell/bias/Adam",
                 "model/rnn/lstm_cell/bias/Adam_1", "model/rnn/lstm_cell/kernel",
@@ -169,7 +170,25 @@ SAVED_BEFORE = ["beta1_power", "beta2_power", "model/bias", "model/bias/Adam",
 
 @pytest.mark.parametrize("changes", [{}, {"unroll": "dynamic", "towers": 1, "steps_per_run": 1,
                                           "grading": "batches"}])
-def test_checkpoints_saved_before_the_names_changed_still_load(changes):
-    net = col.build_graph(**changes)
-    assert sorted(variable.op.name for variable in net.graph.get_collection("variables")) == (
-        SAVED_BEFORE)
+def test_a_save_keeps_its_names_and_loads_at_every_speed_setting(changes, tmp_path):
+    # STEPS_PER_RUN, UNROLL, TOWERS and GRADING may change between two parts of one run: a
+    # save of the plain graph, trained a step, loads into each, every variable as it was.
+    plain = col.build_graph(seq_len=6, num_hidden=5, unroll="dynamic", towers=1,
+                            steps_per_run=1, grading="batches")
+    net = col.build_graph(seq_len=6, num_hidden=5, **changes)
+    for graph in (plain, net):
+        names = sorted(variable.op.name for variable in graph.graph.get_collection("variables"))
+        assert names == SAVED_BEFORE
+    with col.new_session(plain) as session:
+        col.train_epoch(session, plain, col.all_strings(6, seed=0)[:20], 10)
+        prefix = plain.saver.save(session, str(tmp_path / "model"), global_step=1,
+                                  write_meta_graph=False, write_state=False)
+        saved = {variable.op.name: value for variable, value in zip(
+            plain.graph.get_collection("variables"),
+            session.run(plain.graph.get_collection("variables")))}
+    with col.tf1.Session(graph=net.graph) as session:
+        net.saver.restore(session, prefix)
+        variables = net.graph.get_collection("variables")
+        for variable, value in zip(variables, session.run(variables), strict=True):
+            assert np.array_equal(value, saved[variable.op.name]), variable.op.name
+    assert saved["beta1_power"] != np.float32(1.0)  # Adam stepped: its state is in the save
