@@ -1451,9 +1451,10 @@ def other_runs(settings):
     names = []
     if os.path.isdir(directory):
         names = sorted(name for name in os.listdir(directory) if name.startswith("run-"))
+    own = run_folder(settings)
     for name in names:
         folder = os.path.join(directory, name)
-        if folder == run_folder(settings):
+        if folder == own:
             continue
         with contextlib.suppress(SettingError, OSError):  # each other run saved whole
             saved = read_checkpoint(folder)
