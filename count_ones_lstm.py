@@ -1805,7 +1805,8 @@ class Scalars:
         self.gradings, self.file = [], None
         self.path = None  # no folder: nothing is written, the gradings are kept
         if folder:
-            self.path = os.path.join(folder, f"events.out.tfevents.{time.time():.0f}.py")
+            # to the microsecond: a run continued within the second keeps the earlier file
+            self.path = os.path.join(folder, f"events.out.tfevents.{time.time():.6f}.py")
         self.write(file_version="brain.Event:2")
         if graph:
             self.write(graph_def=graph.as_graph_def().SerializeToString())

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import count_ones_lstm as col
-from conftest import (SCRIPT, TINY, edited_copy, files_in, load_copy, record_in, refused,
-                      run_copy, run_in, run_script, shipped)
+from conftest import (PLAIN, SCRIPT, TINY, TINY_FAST, edited_copy, files_in, load_copy,
+                      record_in, refused, run_copy, run_in, run_script, shipped)
 
 # --- data -------------------------------------------------------------------------------
 
@@ -391,12 +391,12 @@ def test_one_bit_strings_the_shortest_run_there_is(tmp_path, capsys):
     assert record_in(tmp_path)["settings"]["SEQ_LEN"] == 1
 
 
-def test_with_a_validation_split_training_is_watched_on_it_and_the_end_is_tested(tmp_path):
-    result = run_script("--seq-len", "6", "--num-examples", "30", "--validation-examples",
-                        "10", "--batch-size", "10", "--epochs", "2", "--eval-every", "1",
-                        cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+def test_with_a_validation_split_training_is_watched_on_it_and_the_end_is_tested(tmp_path,
+                                                                                  capsys):
+    assert col.main(["--seq-len", "6", "--num-examples", "30", "--validation-examples", "10",
+                     "--batch-size", "10", "--epochs", "2", "--eval-every", "1",
+                     "--checkpoint-dir", str(tmp_path), *PLAIN]) == 0
+    out = capsys.readouterr().out
     assert "64 strings of 6 bits, 30 for training, 10 for validation and 24 for testing" in out
     for epoch in (1, 2):
         assert re.search(rf"^Epoch {epoch}/2 validation error \d+\.\d+% \(\d+ of 10 wrong\) "
@@ -595,11 +595,15 @@ def test_a_record_in_a_folder_of_other_settings_is_refused_and_left_as_it_was(tm
 
 @pytest.mark.skipif(sys.platform == "win32", reason="Windows sends Ctrl-C to a whole console, "
                     "not to one process (test_systems.py sends the Ctrl-Break it stands for)")
-def test_ctrl_c_saves_the_epoch_and_the_continued_run_ends_as_an_uninterrupted_one(tmp_path):
+def test_ctrl_c_saves_the_epoch_and_the_continued_run_ends_as_an_uninterrupted_one(
+        tmp_path, capsys, monkeypatch):
+    # The run that Ctrl-C stops is a process of its own, as in a terminal; the unbroken run
+    # and the continuation run in this one, at the same default settings.
+    monkeypatch.chdir(tmp_path)
     args = ["--seq-len", "8", "--num-examples", "100", "--batch-size", "20",
             "--epochs", "150", "--eval-every", "50", "--save-every", "1000"]
-    whole = run_script(*args, "--checkpoint-dir", "whole", cwd=tmp_path)
-    assert whole.returncode == 0, whole.stderr
+    assert col.main([*args, "--checkpoint-dir", "whole"]) == 0
+    whole = capsys.readouterr().out
 
     running = subprocess.Popen(
         [sys.executable, str(SCRIPT), *args, "--checkpoint-dir", "parts"], cwd=tmp_path,
@@ -621,13 +625,14 @@ def test_ctrl_c_saves_the_epoch_and_the_continued_run_ends_as_an_uninterrupted_o
     assert f"Epoch {stopped:3d}/150 loss" in out and f"Epoch {stopped + 1:3d}/150" not in out
     assert record_in(tmp_path / "parts")["epoch"] == stopped
 
-    rest = run_script(*args, "--checkpoint-dir", "parts", cwd=tmp_path)
-    assert rest.returncode == 0, rest.stderr
-    assert rest.stdout.startswith(f"Continuing the run saved in {run_in(tmp_path / 'parts').relative_to(tmp_path)}{os.sep} from epoch {stopped} ")
-    assert f"Epoch {stopped + 1:3d}/150 loss" in rest.stdout
+    assert col.main([*args, "--checkpoint-dir", "parts"]) == 0
+    rest = capsys.readouterr().out
+    folder = run_in(tmp_path / "parts").relative_to(tmp_path)
+    assert rest.startswith(f"Continuing the run saved in {folder}{os.sep} from epoch {stopped} ")
+    assert f"Epoch {stopped + 1:3d}/150 loss" in rest
     # the same final error and table, and the very same weights and Adam moments
-    assert whole.stdout.split("Epoch 150 error")[1].split("Total time")[0] == \
-        rest.stdout.split("Epoch 150 error")[1].split("Total time")[0]
+    assert whole.split("Epoch 150 error")[1].split("Total time")[0] == \
+        rest.split("Epoch 150 error")[1].split("Total time")[0]
     one = col.tf.train.load_checkpoint(str(run_in(tmp_path / "whole") / "model-150"))
     two = col.tf.train.load_checkpoint(str(run_in(tmp_path / "parts") / "model-150"))
     names = sorted(one.get_variable_to_shape_map())
@@ -684,12 +689,10 @@ def test_predict_refuses_a_string_the_model_cannot_read(strings, sentence, train
     refused(TINY + ["--predict", *strings, "--checkpoint-dir", str(trained)], capsys, sentence)
 
 
-def test_predict_without_a_checkpoint_says_so(tmp_path):
-    result = run_script("--predict", "0101", cwd=tmp_path)  # no checkpoints/ here
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.splitlines() == [
-        "count_ones_lstm.py: --predict needs a model trained with these settings, but "
-        "checkpoints/ has none; train one first."]
+def test_predict_without_a_checkpoint_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no checkpoints/ here
+    refused(["--predict", "0101"], capsys, "count_ones_lstm.py: --predict needs a model trained "
+            "with these settings, but checkpoints/ has none; train one first.")
 
 
 # --- TensorBoard ------------------------------------------------------------------------
@@ -738,8 +741,16 @@ def test_the_readme_stays_a_guide():
 
 # --- editing the settings block, as a learner does -------------------------------------------
 
-def test_ordinary_edits_of_the_constants_are_read_and_used(tmp_path):
-    copy = edited_copy(
+def help_of(module, capsys):
+    """What --help prints for a copy of the script loaded in this process, on one line."""
+    with pytest.raises(SystemExit) as done:
+        module.main(["--help"])
+    assert done.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_ordinary_edits_of_the_constants_are_read_and_used(tmp_path, capsys):
+    copy = load_copy(edited_copy(
         tmp_path,
         ("SEQ_LEN = ", "SEQ_LEN = 6 # bits, one space before the comment"),
         ("NUM_EXAMPLES = ", "NUM_EXAMPLES=40"),
@@ -749,14 +760,13 @@ def test_ordinary_edits_of_the_constants_are_read_and_used(tmp_path):
         ("CELL = ", "CELL = 'gru'  # single quotes"),
         ("LEARNING_RATE = ", "LEARNING_RATE = 1"),
         ("SAMPLE = ", 'SAMPLE: str = "1101"  # with a type'),
-        ("CHECKPOINT_DIR = ", 'CHECKPOINT_DIR = ""'))
-    result = run_copy(copy, "--learning-rate", "0.01")
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+        ("CHECKPOINT_DIR = ", 'CHECKPOINT_DIR = ""')))
+    assert copy.main(["--learning-rate", "0.01", *PLAIN]) == 0
+    out = capsys.readouterr().out
     assert "64 strings of 6 bits, 40 for training and 24 for testing" in out
     assert [int(n) for n in re.findall(r"^Epoch (\d)/3 loss", out, re.MULTILINE)] == [1, 2, 3]
     assert "Epoch 2/3 test error" in out and "Sample 110111:" in out
-    help_text = " ".join(run_copy(copy, "--help").stdout.split())
+    help_text = help_of(copy, capsys)
     assert "--seq-len SEQ_LEN bits, one space before the comment (default: 6)" in help_text
     assert "--eval-every EVAL_EVERY spaced out (default: 2)" in help_text
     assert "--learning-rate LEARNING_RATE" in help_text and "(default: 1)" in help_text
@@ -786,33 +796,40 @@ def test_ordinary_edits_of_the_constants_are_read_and_used(tmp_path):
     (("CHECKPOINT_DIR = ", None), "CHECKPOINT_DIR is missing from the settings block"),
     (("EVAL_BATCH = ", None), "EVAL_BATCH is missing from the settings block"),
 ])
-def test_a_bad_edit_of_the_constants_is_one_sentence_and_status_2(edit, sentence, tmp_path):
-    result = run_copy(edited_copy(tmp_path, edit))
-    assert result.returncode == 2, result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and sentence in lines[0], result.stderr
+def test_a_bad_edit_of_the_constants_is_one_sentence_and_status_2(edit, sentence, tmp_path,
+                                                                   capsys):
+    copy = edited_copy(tmp_path, edit)
+    if "text needs quotes" in sentence:  # Python meets it running the block: the script's
+        result = run_copy(copy)  # own hook says it, so the script runs as a user runs it
+        status, out, err = result.returncode, result.stdout, result.stderr
+    else:  # main() meets it: in this process, as fast
+        status = load_copy(copy).main([])
+        out, err = capsys.readouterr()
+    assert status == 2, err
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1 and sentence in lines[0], err
 
 
-def test_a_constant_of_your_own_becomes_an_option_and_is_read_by_its_name(tmp_path):
-    copy = edited_copy(tmp_path,
-                       ("SEED = ", "SEED = 0\nSHIFT = 0.5  # my own knob\nPEEP = False  # mine"),
-                       ("        weight = tf1.get_variable(", "        print('read', SHIFT, PEEP)"
-                        "\n        weight = tf1.get_variable("))
-    help_text = " ".join(run_copy(copy, "--help").stdout.split())
+def test_a_constant_of_your_own_becomes_an_option_and_is_read_by_its_name(tmp_path, capsys):
+    copy = load_copy(edited_copy(
+        tmp_path, ("SEED = ", "SEED = 0\nSHIFT = 0.5  # my own knob\nPEEP = False  # mine"),
+        ("        weight = tf1.get_variable(", "        print('read', SHIFT, PEEP)"
+         "\n        weight = tf1.get_variable(")))
+    help_text = help_of(copy, capsys)
     assert "--my-rate" not in help_text and "--shift SHIFT my own knob (default: 0.5)" in help_text
     assert "--peep [true/false] mine (default: False)" in help_text
-    tiny = TINY + ["--epochs", "1", "--steps-per-run", "1", "--grading", "batches"]
+    tiny = TINY + ["--epochs", "1", "--checkpoint-dir", str(tmp_path / "checkpoints")]
     for options, seen in (([], "read 0.5 False"), (["--shift", "2", "--peep"], "read 2 True"),
                           (["--shift=-1e-3", "--peep", "false"], "read -0.001 False"),
                           (["--peep", "yes"], "read 0.5 True")):
-        result = run_copy(copy, *tiny, *options)
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.count(f"\n{seen}\n") == 1, result.stdout  # one build_model
+        assert copy.main(tiny + options) == 0
+        out = capsys.readouterr().out
+        assert out.count(f"\n{seen}\n") == 1, out  # one build_model
     runs = sorted(path.name for path in (tmp_path / "checkpoints").iterdir())
     assert len(runs) == 4  # each value of a constant of your own is a run of its own
-    result = run_copy(copy, *tiny, "--peep", "maybe")
-    assert result.returncode == 2 and result.stderr.splitlines() == [
+    assert copy.main(tiny + ["--peep", "maybe"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
         "count_ones_lstm.py: Argument --peep: PEEP must be true or false, got 'maybe'; see "
         "--help for the options."]
 
@@ -856,19 +873,17 @@ def test_the_settings_come_first(tmp_path):
 
 
 def test_an_edit_of_the_tutorials_last_line_takes_at_the_defaults_as_at_the_plain_ones(
-        tmp_path):
+        tmp_path, capsys):
     # The speed settings stand in for dynamic_rnn only: an edited `last` trains and grades
     # at the defaults exactly as at the plain settings, and the tree says it steps aside.
-    edited = edited_copy(tmp_path, ("        last = tf.gather(val, seq_len - 1)",
-                                    "        last = tf.gather(val, 0)"))
-    unedited = edited_copy(tmp_path, name="unedited.py")
+    edited = load_copy(edited_copy(tmp_path, ("        last = tf.gather(val, seq_len - 1)",
+                                              "        last = tf.gather(val, 0)")))
     small = ["--seq-len", "8", "--num-examples", "200", "--batch-size", "50", "--epochs", "4",
              "--eval-every", "2", "--checkpoint-dir="]
-    plain = ["--unroll", "dynamic", "--towers", "1", "--steps-per-run", "1",
-             "--grading", "batches"]
-    runs = [run_copy(copy, *small, *extra)
-            for copy, extra in ((edited, []), (edited, plain), (unedited, []))]
-    assert all(run.returncode == 0 for run in runs), [run.stderr for run in runs]
+    runs = []
+    for module, extra in ((edited, []), (edited, PLAIN), (col, [])):  # col: as shipped
+        assert module.main(small + extra) == 0
+        runs.append(capsys.readouterr().out)
 
     def losses(out):
         return [float(n) for n in re.findall(r"^Epoch \d/4 loss +(\S+)", out, re.MULTILINE)]
@@ -876,7 +891,7 @@ def test_an_edit_of_the_tutorials_last_line_takes_at_the_defaults_as_at_the_plai
     def wrong(out):
         return re.findall(r"\((\d+) of 56 (?:test strings )?wrong\)", out)
 
-    at_defaults, at_plain, as_shipped = (run.stdout for run in runs)
+    at_defaults, at_plain, as_shipped = runs
     assert len(losses(at_defaults)) == 4 and len(wrong(at_defaults)) == 2
     np.testing.assert_allclose(losses(at_defaults), losses(at_plain), rtol=1e-3)
     assert wrong(at_defaults) == wrong(at_plain)
@@ -886,33 +901,36 @@ def test_an_edit_of_the_tutorials_last_line_takes_at_the_defaults_as_at_the_plai
     assert "Grading:" not in as_shipped
 
 
-def test_edit_run_again_see_the_effect_lose_nothing(tmp_path):
+def test_edit_run_again_see_the_effect_lose_nothing(tmp_path, capsys, monkeypatch):
     # A learner's loop in the default checkpoints/ folder, each step an edit of the file.
+    monkeypatch.chdir(tmp_path)
     block = [("SEQ_LEN = ", "SEQ_LEN = 6"), ("NUM_EXAMPLES = ", "NUM_EXAMPLES = 40"),
              ("BATCH_SIZE = ", "BATCH_SIZE = 10"), ("EVAL_EVERY = ", "EVAL_EVERY = 2")]
-    shipped = edited_copy(tmp_path, *block, ("EPOCHS = ", "EPOCHS = 2"))
-    first = run_copy(shipped)
-    assert first.returncode == 0 and first.stdout.startswith(f"New run, saving in checkpoints{os.sep}")
+    shipped = load_copy(edited_copy(tmp_path, *block, ("EPOCHS = ", "EPOCHS = 2")))
+    assert shipped.main(PLAIN) == 0
+    first = capsys.readouterr().out
+    assert first.startswith(f"New run, saving in checkpoints{os.sep}")
     [folder] = (tmp_path / "checkpoints").iterdir()
     kept = files_in(folder)
-    faster = edited_copy(tmp_path, *block, ("EPOCHS = ", "EPOCHS = 2"),
-                         ("LEARNING_RATE = ", "LEARNING_RATE = 0.01  # faster?"), name="faster.py")
-    second = run_copy(faster)
-    assert second.returncode == 0, second.stderr
-    assert second.stdout.splitlines()[0].endswith(
+    faster = load_copy(edited_copy(
+        tmp_path, *block, ("EPOCHS = ", "EPOCHS = 2"),
+        ("LEARNING_RATE = ", "LEARNING_RATE = 0.01  # faster?"), name="faster.py"))
+    assert faster.main(PLAIN) == 0
+    second = capsys.readouterr().out
+    assert second.splitlines()[0].endswith(
         "; checkpoints/ keeps 1 other run: --learning-rate 0.001 (epoch 2)")
     assert files_in(folder) == kept  # the first run's files, byte for byte
-    assert " loss " in second.stdout and first.stdout != second.stdout
-    back = edited_copy(tmp_path, *block, ("EPOCHS = ", "EPOCHS = 3"), name="back.py")
-    third = run_copy(back)
-    assert third.returncode == 0, third.stderr
-    assert third.stdout.startswith(f"Continuing the run saved in checkpoints{os.sep}{folder.name}{os.sep} "
-                                   "from epoch 2 (on to epoch 3;")
-    asked = run_copy(back, "--predict", "101101")
-    assert asked.returncode == 0 and asked.stdout.startswith(
+    assert " loss " in second and first != second
+    back = load_copy(edited_copy(tmp_path, *block, ("EPOCHS = ", "EPOCHS = 3"), name="back.py"))
+    assert back.main(PLAIN) == 0
+    assert capsys.readouterr().out.startswith(
+        f"Continuing the run saved in checkpoints{os.sep}{folder.name}{os.sep} from epoch 2 "
+        "(on to epoch 3;")
+    assert back.main(["--predict", "101101"]) == 0
+    assert capsys.readouterr().out.startswith(
         f"Model saved in checkpoints{os.sep}{folder.name}{os.sep} at epoch 3:")
-    asked = run_copy(faster, "--predict", "101101")
-    assert asked.returncode == 0 and " at epoch 2:" in asked.stdout.splitlines()[0]
+    assert faster.main(["--predict", "101101"]) == 0
+    assert " at epoch 2:" in capsys.readouterr().out.splitlines()[0]
     assert len(list((tmp_path / "checkpoints").iterdir())) == 2
 
 
@@ -1106,7 +1124,7 @@ def test_an_edit_of_the_tutorials_code_trains_a_new_run_and_the_first_stays(tmp_
     # At the default speed settings (the loop in the graph, the stand-in for dynamic_rnn, the
     # tree), as a learner runs it: each edit is a run of its own, and nothing of the first
     # run changes; undoing the edit continues the first run, a comment alone changes nothing.
-    where = TINY + ["--checkpoint-dir", str(tmp_path / "runs")]
+    where = TINY_FAST + ["--checkpoint-dir", str(tmp_path / "runs")]
     shipped = load_copy(edited_copy(tmp_path / "shipped"))
     assert shipped.main(where + ["--epochs", "2"]) == 0
     out = capsys.readouterr().out
@@ -1134,7 +1152,8 @@ def test_an_edit_of_the_tutorials_code_trains_a_new_run_and_the_first_stays(tmp_
         if name == "print":  # the loop on screen runs, one line per batch, 4 batches an epoch
             assert out.count("\nbatch ") == 8 and "batch 3 loss " in out
             assert "Speed: train_epoch() or what it uses is not as shipped" in out
-        assert copy.main(where + ["--epochs", "3"]) == 0  # more epochs: its own run goes on
+        # more epochs (at the plain speed settings, which a run may change): its own run goes on
+        assert copy.main(where + ["--epochs", "3", *PLAIN]) == 0
         out = capsys.readouterr().out
         assert out.startswith(f"Continuing the run saved in {folder}{os.sep} from epoch 2")
         assert files_in(first) == kept
@@ -1164,11 +1183,11 @@ def test_an_edit_of_what_a_speed_setting_stands_in_for_turns_it_off_saying_so(tm
     for copy, note in ((rnn_line, "Speed: the dynamic_rnn line of build_model() is not as "
                                   "shipped"),
                        (plus_minus, "Speed: train_epoch() or what it uses is not as shipped")):
-        assert copy.main(TINY + ["--epochs", "1", "--checkpoint-dir="]) == 0
+        assert copy.main(TINY_FAST + ["--epochs", "1", "--checkpoint-dir="]) == 0
         out = capsys.readouterr().out
         assert out.count(note) == 1 and out.count("Speed:") == 1, out
     assert "Grading: the prefix tree's" in out  # its bits are 0 and 1 still: it steps aside
-    assert col.main(TINY + ["--epochs", "1", "--checkpoint-dir="]) == 0
+    assert col.main(TINY_FAST + ["--epochs", "1", "--checkpoint-dir="]) == 0
     assert "Speed:" not in capsys.readouterr().out
 
 

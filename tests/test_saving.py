@@ -16,7 +16,7 @@ import pytest
 
 import count_ones_lstm as col
 from conftest import (SCRIPT, TINY, files_in, record_in, refused, resource, run_in,
-                      run_script, small_files_only)
+                      small_files_only)
 
 NOT_ON_WINDOWS = pytest.mark.skipif(sys.platform == "win32", reason="Windows has no SIGTERM to send "
                                 "(it kills), and no folder can be removed while a run has a "
@@ -25,7 +25,10 @@ NOT_ON_WINDOWS = pytest.mark.skipif(sys.platform == "win32", reason="Windows has
 # --- one run per folder, SIGTERM, damaged saves ---------------------------------------------
 
 @NOT_ON_WINDOWS
-def test_one_run_per_folder_predict_beside_it_and_sigterm_saves_the_epoch(tmp_path):
+def test_one_run_per_folder_predict_beside_it_and_sigterm_saves_the_epoch(tmp_path, capsys,
+                                                                          monkeypatch):
+    # The training run is a process of its own, as in a terminal; the others run in this one.
+    monkeypatch.chdir(tmp_path)
     args = ["--seq-len", "8", "--num-examples", "100", "--batch-size", "20", "--epochs", "3000",
             "--eval-every", "1000", "--save-every", "1", "--checkpoint-dir", "shared"]
     first = subprocess.Popen([sys.executable, str(SCRIPT), *args], cwd=tmp_path,
@@ -35,15 +38,16 @@ def test_one_run_per_folder_predict_beside_it_and_sigterm_saves_the_epoch(tmp_pa
         seen.append(line)
         if line.startswith("Epoch    5/3000 loss"):
             break
-    second = run_script(*args, cwd=tmp_path)
-    assert second.returncode == 2 and second.stdout == ""
+    assert col.main(args) == 2
+    second = capsys.readouterr()
+    assert second.out == ""
     folder = run_in(tmp_path / "shared").relative_to(tmp_path)
-    assert second.stderr.splitlines() == [
+    assert second.err.splitlines() == [
         f"count_ones_lstm.py: Another run is training in {folder}{os.sep} (it holds "
-        f"{folder}{os.sep}count_ones_lstm.lock): wait for it to end, or give another --checkpoint-dir."]
-    asked = run_script(*args, "--predict", "10110111", cwd=tmp_path)
-    assert asked.returncode == 0, asked.stderr  # reading beside the training run
-    assert asked.stdout.splitlines()[1].startswith("10110111 predicted count ")
+        f"{folder}{os.sep}count_ones_lstm.lock): wait for it to end, or give another "
+        "--checkpoint-dir."]
+    assert col.main(args + ["--predict", "10110111"]) == 0  # reading beside the training run
+    assert capsys.readouterr().out.splitlines()[1].startswith("10110111 predicted count ")
     first.send_signal(signal.SIGTERM)  # what a scheduler, `timeout` or a container sends
     rest, err = first.communicate(timeout=120)
     assert first.returncode == 143
@@ -52,8 +56,8 @@ def test_one_run_per_folder_predict_beside_it_and_sigterm_saves_the_epoch(tmp_pa
     assert stop, err
     assert record_in(tmp_path / "shared")["epoch"] == int(stop.group(1))
     assert not list((tmp_path / folder).glob("*.tmp"))
-    again = run_script(*args, "--epochs", "1", cwd=tmp_path)
-    assert again.returncode == 0 and "nothing left to train" in again.stdout  # lock let go
+    assert col.main(args + ["--epochs", "1"]) == 0
+    assert "nothing left to train" in capsys.readouterr().out  # the lock let go
 
 
 @pytest.mark.parametrize("damage", ["truncate data", "flip data", "empty index", "delete data"])
@@ -116,9 +120,12 @@ def test_a_hand_edited_record_is_named_in_one_sentence(edit, sentence, tmp_path,
 # --- saving fails safe ---------------------------------------------------------------------
 
 @pytest.mark.skipif(resource is None, reason="needs Unix's RLIMIT_FSIZE to make a disk full")
-def test_a_save_that_cannot_be_written_names_the_last_epoch_kept(tmp_path):
+def test_a_save_that_cannot_be_written_names_the_last_epoch_kept(tmp_path, capsys,
+                                                                 monkeypatch):
+    # The run on a full disk is a process of its own (its file size limit is its own).
     args = TINY + ["--save-every", "1", "--checkpoint-dir", "saved"]
-    assert run_script(*args, "--epochs", "2", cwd=tmp_path).returncode == 0
+    monkeypatch.chdir(tmp_path)
+    assert col.main(args + ["--epochs", "2"]) == 0
     folder = run_in(tmp_path / "saved")
     before = files_in(folder)
     full = subprocess.run([sys.executable, str(SCRIPT), *args, "--epochs", "4"], cwd=tmp_path,
@@ -131,8 +138,9 @@ def test_a_save_that_cannot_be_written_names_the_last_epoch_kept(tmp_path):
         f"save, epoch 2 in {where}{os.sep}, is kept as it was (fix that, then run the same command to "
         "continue)."]
     assert files_in(folder) == before  # nothing of epoch 3 left behind
-    again = run_script(*args, "--epochs", "4", cwd=tmp_path)  # room again: it continues
-    assert again.returncode == 0 and " from epoch 2 " in again.stdout.splitlines()[0]
+    capsys.readouterr()
+    assert col.main(args + ["--epochs", "4"]) == 0  # room again: it continues
+    assert " from epoch 2 " in capsys.readouterr().out.splitlines()[0]
 
 
 def test_a_record_that_cannot_be_written_leaves_no_part_of_the_new_save(

@@ -15,7 +15,7 @@ from tensorboard.backend.event_processing.event_multiplexer import EventMultiple
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 import count_ones_lstm as col
-from conftest import TINY
+from conftest import TINY, TINY_FAST
 
 NAMES = ["model/data", "model/target", "model/weight", "model/bias", "model/prediction",
          "cross_entropy", "minimize", "mistakes", "error"]  # the tutorial's, in its graph
@@ -42,11 +42,11 @@ def hparams(logs, run):
 
 def test_two_runs_into_one_log_dir_are_two_curves_with_their_settings(tmp_path, capsys):
     where = ["--log-dir", str(tmp_path / "logs"), "--checkpoint-dir", str(tmp_path / "saved")]
-    assert col.main(TINY + where + ["--epochs", "4", "--validation-examples", "5"]) == 0
-    assert col.main(TINY + where + ["--epochs", "4", "--learning-rate", "0.01"]) == 0
+    assert col.main(TINY_FAST + where + ["--epochs", "4", "--validation-examples", "5"]) == 0
+    assert col.main(TINY_FAST + where + ["--epochs", "4", "--learning-rate", "0.01"]) == 0
     capsys.readouterr()
     logs, runs = read_logs(tmp_path / "logs")
-    assert [run.rsplit("-", 1)[0] for run in runs] == [  # TINY, against the settings block
+    assert [run.rsplit("-", 1)[0] for run in runs] == [  # TINY_FAST, against the settings block
         "seq-len=6,num-examples=40,batch-size=10,learning-rate=0.01",
         "seq-len=6,num-examples=40,validation-examples=5,batch-size=10"]
     assert {run.rsplit("-", 1)[1] for run in runs} == {  # the run folders' digits
