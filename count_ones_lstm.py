@@ -2,7 +2,7 @@
 today's TensorFlow (tf.compat.v1: placeholders, LSTMCell, dynamic_rnn, a Session), on the
 CPU: all 2**SEQ_LEN strings, NUM_EXAMPLES to train on, the others to test.
 
-    python count_ones_lstm.py                # the full run: 5000 epochs, about 6 minutes
+    python count_ones_lstm.py                # the full run: 5000 epochs, 5 to 6 minutes
     python count_ones_lstm.py --epochs 50    # any setting below, changed for one run
     python count_ones_lstm.py --help         # every setting, its default and meaning
     python count_ones_lstm.py --predict 01101001100101101001   # ask the trained model
@@ -1469,9 +1469,12 @@ def other_runs(settings):
 
 
 def files_of(directory, names):
-    """The files of the saves named: model-2.index, model-2.data-*, a killed run's tempstate."""
-    return [file for file in os.listdir(directory)
-            if file.startswith(tuple(name + "." for name in names))]
+    """The files TensorFlow writes for the saves named: model-2.index, model-2.data-00000-of-
+    00001, and a killed run's .tempstate of either; never a file of the user's such as
+    model-2.index.bak, which only shares the name."""
+    own = re.compile(rf"({'|'.join(map(re.escape, names)) or '$^'})"
+                     r"\.(index|data-\d{5}-of-\d{5})(\.tempstate\d+)?")
+    return [file for file in os.listdir(directory) if own.fullmatch(file)]
 
 
 def write_whole(path, text):

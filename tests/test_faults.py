@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import count_ones_lstm as col
-from conftest import (SCRIPT, TINY, record_in, refused, resource, run_in, run_script,
+from conftest import (SCRIPT, TINY, files_in, record_in, refused, resource, run_in, run_script,
                       small_files_only)
 
 UNIX = pytest.mark.skipif(sys.platform == "win32", reason="Unix signals, FIFOs and /dev/full")
@@ -47,6 +47,34 @@ def start(*args, cwd, **streams):
 
 
 # --- 1. a run deletes only what it wrote ---------------------------------------------------
+
+def test_a_users_copies_beside_a_save_stay_and_the_next_run_names_them(tmp_path, capsys,
+                                                                        monkeypatch):
+    # Probe 2, case 1: model-1.index.bak and model-1.notes.txt went with save 1. A save's own
+    # files are only those TensorFlow writes for it.
+    where = TINY + ["--checkpoint-dir", str(tmp_path), "--save-every", "1"]
+    real = col.save_checkpoint
+
+    def copied_meanwhile(session, net, directory, settings, epoch, *rest):
+        if epoch == 2:  # while the run trains, the user copies save 1 and writes a note
+            for name in ("model-1.index", "model-1.data-00000-of-00001"):
+                shutil.copy(Path(directory, name), Path(directory, name + ".bak"))
+            Path(directory, "model-1.notes.txt").write_text("lr 0.001, looked fine")
+        return real(session, net, directory, settings, epoch, *rest)
+
+    monkeypatch.setattr(col, "save_checkpoint", copied_meanwhile)
+    assert col.main(where + ["--epochs", "3"]) == 0
+    monkeypatch.undo()
+    folder = run_in(tmp_path)
+    mine = ["model-1.data-00000-of-00001.bak", "model-1.index.bak", "model-1.notes.txt"]
+    assert sorted(path.name for path in folder.glob("model-*")) == mine + [
+        "model-3.data-00000-of-00001", "model-3.index"]  # save 1's own files went, not these
+    capsys.readouterr()
+    before = files_in(folder)
+    refused(where + ["--epochs", "4"], capsys, f"{folder}{os.sep} holds {', '.join(mine)}, "
+            "which this script did not write")
+    assert files_in(folder) == before
+
 
 @pytest.mark.parametrize("record", ["removed", "damaged"])
 def test_a_model_without_a_readable_record_is_not_trained_over_and_fresh_sets_it_aside(
