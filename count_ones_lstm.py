@@ -125,7 +125,7 @@ class OtherRun(SettingError):
 
 class Stopped(Exception):
     """A run that stops early. Its two arguments: the sentence that says what is kept, and
-    the exit status (130 after Ctrl-C, 143 after SIGTERM, 1 for anything else)."""
+    the exit status (a signal's, from STOPS: 130 after Ctrl-C; 1 for anything else)."""
 
 
 class Settings(SimpleNamespace):
@@ -424,7 +424,7 @@ def train(session, net, settings, data, first_epoch, saves, log, say, ctrl_c):
         if saves.last is None:  # nothing saved by this run
             kept = what_is_kept(saves.folder)
         raise Stopped(f"stopped by {ctrl_c.pressed} after epoch {epoch} of {epochs}; {kept}.",
-                      {"SIGTERM": 143, "Ctrl-C": 130, "Ctrl-Break": 130}.get(ctrl_c.pressed, 1))
+                      ctrl_c.status)
     return epoch, training_time
 
 
@@ -586,12 +586,12 @@ def train_and_report(settings, heading, folder, saved, lock, log_dir):
 
 def main(argv=None):
     """Run the script with the command line argv (sys.argv's if None). Returns the exit
-    status: 0, 2 for a setting it cannot run with, 130 after Ctrl-C, 143 after SIGTERM, or 1."""
+    status: 0, 2 for a setting it cannot run with, a stop signal's (STOPS: 130 after Ctrl-C),
+    or 1."""
     lock = folder = None
     tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
     warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
-    for number in {signal.SIGINT, getattr(signal, "SIGBREAK", signal.SIGINT)}:  # and Windows's
-        signal.signal(number, signal.default_int_handler)  # Ctrl-Break: KeyboardInterrupt
+    handlers = {number: signal.signal(number, stop_now) for number in STOPS}  # put back at the end
     try:
         if argv is None:
             argv = sys.argv[1:]
@@ -625,9 +625,15 @@ def main(argv=None):
     except Stopped as stop:
         complain(stop.args[0])
         return stop.args[1]
-    except KeyboardInterrupt:  # outside training: nothing half-written
-        complain(f"stopped by Ctrl-C; {what_is_kept(folder)}." if folder else "stopped by Ctrl-C.")
-        return 130
+    except KeyboardInterrupt as stop:  # outside training: nothing half-written
+        words, status = ("Ctrl-C", 130)
+        if isinstance(stop, Signalled):
+            words, status = stop.args
+        kept = ""
+        if folder:
+            kept = f"; {what_is_kept(folder)}"
+        complain(f"stopped by {words}{kept}.")
+        return status
     except OSError as problem:  # the reader went away (`... | head`): stop without a traceback
         if not (isinstance(problem, BrokenPipeError)  # Windows says EINVAL, naming no file
                 or problem.errno == errno.EINVAL and problem.filename is None):
@@ -638,6 +644,8 @@ def main(argv=None):
         if lock is not None:
             lock.close()  # the end of this run: another may train in the folder now (on
             lock.release()  # Windows, filelock removes its file once nothing holds it open)
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
     return 0
 
 
@@ -1778,24 +1786,46 @@ def complain(text):
         print(f"count_ones_lstm.py: {text}", file=sys.stderr, flush=True)
 
 
-class CtrlC:
-    """While active, Ctrl-C (SIGTERM, Ctrl-Break) or press(why) stops training after the epoch,
-    saved; a second changes nothing (raised in TensorFlow, it could abort)."""
+# The signals that stop a run, where the system has them: the words for each, and the status
+# the run then exits with (128 + the signal's number on Unix; Windows's Ctrl-Break as Ctrl-C).
+STOPS = {getattr(signal, name): (words, status) for name, words, status in (
+    ("SIGINT", "Ctrl-C", 130), ("SIGBREAK", "Ctrl-Break", 130), ("SIGTERM", "SIGTERM", 143),
+    ("SIGHUP", "SIGHUP (its terminal closed)", 129), ("SIGQUIT", "SIGQUIT", 131))
+    if hasattr(signal, name)}
 
-    NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", **(  # and Windows's Ctrl-Break
-        {signal.SIGBREAK: "Ctrl-Break"} if hasattr(signal, "SIGBREAK") else {})}
+
+class Signalled(KeyboardInterrupt):
+    """A stop signal outside training. Its two arguments: its words and the exit status."""
+
+
+def stop_now(signum, frame):
+    """Outside training, a stop signal ends the run at once (nothing is half-written), and
+    any later one is ignored, so that the run's last sentence and status are the first's."""
+    for number in STOPS:
+        signal.signal(number, signal.SIG_IGN)
+    raise Signalled(*STOPS[signum])
+
+
+class CtrlC:
+    """While active, a stop signal (STOPS) or press(why) stops training after the epoch,
+    saved; a later one changes nothing (raised in TensorFlow, it could abort). Once pressed, it
+    keeps the signals until main() ends, so that none cuts the stopping short."""
+
     pressed = None
+    status = 1  # the exit status: the signal's, or 1 for press(why)
 
     def __enter__(self):
-        self.previous = {number: signal.signal(number, self.press) for number in self.NAMES}
+        self.previous = {number: signal.signal(number, self.press) for number in STOPS}
         return self
 
     def press(self, signum, frame=None):  # a signal's number, or why it stops
         if not self.pressed:
-            self.pressed = self.NAMES.get(signum, signum)
+            self.pressed, self.status = STOPS.get(signum, (signum, 1))
             complain(f"{self.pressed}: stopping after this epoch, which is then saved.")
 
     def __exit__(self, *exc):
+        if self.pressed:
+            return
         for number, handler in self.previous.items():
             signal.signal(number, handler)
 
@@ -1939,4 +1969,7 @@ def check_machine_limits(settings):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    for number in STOPS:  # it has ended and said how: a late signal cannot change that
+        signal.signal(number, signal.SIG_IGN)
+    sys.exit(status)

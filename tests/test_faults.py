@@ -222,17 +222,22 @@ def test_a_log_folder_removed_during_the_run_stops_logging_not_training(tmp_path
 
 
 @UNIX
-@pytest.mark.parametrize("sent, status, name", [(signal.SIGTERM, 143, "SIGTERM"),
-                                                (signal.SIGINT, 130, "Ctrl-C")])
-def test_a_second_signal_still_ends_in_the_saved_epoch(sent, status, name, tmp_path):
+@pytest.mark.parametrize("sent, pause, status, name", [
+    ([signal.SIGTERM] * 2, 0.02, 143, "SIGTERM"),
+    ([signal.SIGINT] * 2, 0.02, 130, "Ctrl-C"),
+    ([getattr(signal, "SIGHUP", None)] * 2, 0.02, 129, r"SIGHUP \(its terminal closed\)"),
+    ([getattr(signal, "SIGQUIT", None)] * 2, 0.02, 131, "SIGQUIT"),
+    ([signal.SIGINT, signal.SIGTERM], 0.2, 130, "Ctrl-C"),  # the first names it and its status
+    ([signal.SIGINT, signal.SIGTERM] * 20, 0, 130, "Ctrl-C")])  # a burst: the same
+def test_a_second_signal_still_ends_in_the_saved_epoch(sent, pause, status, name, tmp_path):
     run = start(*TINY, "--epochs", "3000", "--eval-every", "1000", "--save-every", "1000",
                 "--checkpoint-dir", "twice", cwd=tmp_path)
     for line in run.stdout:
         if line.startswith("Epoch    5/3000 loss"):
             break
-    run.send_signal(sent)
-    time.sleep(0.02)
-    run.send_signal(sent)
+    for number in sent:
+        run.send_signal(number)
+        time.sleep(pause)
     err = run.communicate(timeout=120)[1]
     assert run.returncode == status
     stop = re.search(rf"count_ones_lstm\.py: stopped by {name} after epoch (\d+) of 3000; saved "
