@@ -1137,7 +1137,10 @@ def option_type(name, value):
             raise argparse.ArgumentTypeError(f"{name} must be true or false, got {word!r}")
         for kind in (int, float):  # what the word says: 5_000 is an int, 1e3 a float
             with contextlib.suppress(ValueError):
-                return kind(word)
+                number = kind(word)
+                if type(value) is int and kind is float and number.is_integer():
+                    return int(number)  # 1e3 for a whole-number setting: 1000
+                return number
         raise argparse.ArgumentTypeError(f"{name} must be {KINDS[type(value)]}, got {word!r}")
     return convert
 
@@ -1241,7 +1244,15 @@ def check_settings(settings, learned_only=False):
           "a non-empty string of 0s and 1s")
     check("CHECKPOINT_DIR", str, lambda path: not set("[*?") & set(path), "a path without [, * "
           "or ?, which TensorFlow's reader takes for a pattern")
-    check("LOG_DIR", str)
+    for name in ("CHECKPOINT_DIR", "LOG_DIR"):  # TensorFlow would write there, Python here
+        check(name, str, lambda path: "://" not in path, "a folder on this computer, not one "
+              "TensorFlow reaches through a file system of its own (ram://, gs://)")
+    if not learned_only and settings.checkpoint_dir:  # (a record keeps neither)
+        saves = os.path.abspath(settings.checkpoint_dir) + os.sep
+        check("LOG_DIR", str, lambda path: not path  # "": no logs
+              or not (os.path.abspath(path) + os.sep).startswith(saves),
+              f"outside CHECKPOINT_DIR ({settings.checkpoint_dir!r}), whose folders are runs' "
+              "only")
     check_machine_limits(settings)
 
 
@@ -1659,7 +1670,8 @@ def check_folder(directory, saved, fresh=False):
 
 
 def check_writable(name, directory):
-    """Make directory if needed; SettingError if no file can be written there, before training."""
+    """Make directory, this run's folder in the setting `name`, if needed; SettingError if no
+    file can be written there, before training."""
     try:
         os.makedirs(directory, exist_ok=True)
         probe = os.path.join(directory, f"count_ones_lstm.json.{os.getpid()}.tmp")
@@ -1667,8 +1679,9 @@ def check_writable(name, directory):
             file.write("{}")
         os.remove(probe)
     except OSError as problem:
-        raise SettingError(f"{name} is {directory!r}, where this script cannot write a file "
-                           f"({reason(problem)}).") from None
+        raise SettingError(f"This run cannot write a file in {directory}{os.sep}, its folder in "
+                           f"{name} ({reason(problem)}); give another "
+                           f"--{name.lower().replace('_', '-')}.") from None
 
 
 def first_line(settings, folder, saved, aside=None):

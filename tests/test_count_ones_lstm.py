@@ -451,6 +451,10 @@ BAD_SETTINGS = [
     (["--sample", "10a1"], "SAMPLE is '10a1', but it must be a non-empty string of 0s and 1s"),
     (["--epochs", "ten"], "EPOCHS must be a whole number, got 'ten'"),
     (["--epochs", "2.5"], "EPOCHS is 2.5, but it must be a whole number."),
+    (["--log-dir", "checkpoints/logs"], "LOG_DIR is 'checkpoints/logs', but it must be outside "
+                                        "CHECKPOINT_DIR ('checkpoints'), whose folders are runs' "
+                                        "only."),
+    (["--log-dir", ".", "--checkpoint-dir", "."], "LOG_DIR is '.', but it must be outside"),
     (["--epoch", "5"], "Unknown option '--epoch'"),
     (["--epochs"], "expected one argument"),
 ]
@@ -460,6 +464,17 @@ BAD_SETTINGS = [
 def test_a_bad_setting_stops_with_one_sentence_and_status_2(argv, sentence, capsys, monkeypatch):
     monkeypatch.setattr(col, "build_graph", lambda *a, **k: pytest.fail("graph was built"))
     refused(argv, capsys, sentence)
+
+
+def test_a_checkpoint_dir_of_dot_saves_with_no_log_dir(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert col.main(TINY + ["--epochs", "1", "--checkpoint-dir", "."]) == 0
+    assert capsys.readouterr().out.startswith(f"New run, saving in .{os.sep}run-")
+
+
+def test_a_whole_number_written_with_an_exponent_is_taken_as_one():
+    settings = col.parse_settings(["--epochs", "1e3", "--learning-rate", "1e-2"])
+    assert (settings.epochs, type(settings.epochs), settings.learning_rate) == (1000, int, 0.01)
 
 
 @pytest.mark.parametrize("argv, sentence", [

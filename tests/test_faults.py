@@ -128,6 +128,22 @@ def test_a_folder_name_tensorflows_reader_takes_for_a_pattern_is_refused_before_
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("option, path", [("--checkpoint-dir", "ram://ck"),
+                                          ("--checkpoint-dir", "gs://bucket/ck"),
+                                          ("--log-dir", "ram://logs")])
+def test_a_folder_tensorflow_would_reach_through_its_own_file_system_is_refused(
+        option, path, tmp_path, capsys, monkeypatch):
+    # Probe 2, case 2: TensorFlow wrote ram://ck's weights in memory, the record went to
+    # ./ram:/ck/ on disk; the next run found no save. gs:// ended in a traceback.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(col, "build_graph", lambda *a, **k: pytest.fail("graph was built"))
+    for more in (["--epochs", "1"], ["--predict", "010101"]):
+        refused(TINY + [option, path] + more, capsys, f"{option[2:].upper().replace('-', '_')} "
+                f"is {path!r}, but it must be a folder on this computer, not one TensorFlow "
+                "reaches through a file system of its own (ram://, gs://).")
+    assert list(tmp_path.iterdir()) == []
+
+
 @NEEDS_RLIMIT
 def test_fresh_on_a_full_disk_keeps_the_old_save_aside(tmp_path, monkeypatch):
     args = TINY + ["--save-every", "1", "--checkpoint-dir", "saved"]
@@ -408,5 +424,5 @@ def test_ctrl_c_while_tensorflow_loads_is_one_sentence(tmp_path):
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
 def test_a_checkpoint_dir_no_file_can_be_written_in_is_refused(capsys, monkeypatch):
     monkeypatch.setattr(col, "build_graph", lambda *a, **k: pytest.fail("graph was built"))
-    refused(TINY + ["--checkpoint-dir", "/proc"], capsys, "CHECKPOINT_DIR is '/proc/run-",
-            "where this script cannot write a file (")
+    refused(TINY + ["--checkpoint-dir", "/proc"], capsys, "This run cannot write a file in "
+            "/proc/run-", "/, its folder in CHECKPOINT_DIR (", "); give another --checkpoint-dir.")
