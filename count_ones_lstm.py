@@ -589,6 +589,9 @@ def main(argv=None):
     status: 0, 2 for a setting it cannot run with, a stop signal's (STOPS: 130 after Ctrl-C),
     or 1."""
     lock = folder = None
+    for stream in (sys.stdout, sys.stderr):  # a folder's name the output cannot encode (检查 on
+        if hasattr(stream, "reconfigure"):  # cp1252) is written escaped, \u68c0, not a crash
+            stream.reconfigure(errors="backslashreplace")
     tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
     warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
     handlers = {number: signal.signal(number, stop_now) for number in STOPS}  # put back at the end
@@ -634,12 +637,19 @@ def main(argv=None):
             kept = f"; {what_is_kept(folder)}"
         complain(f"stopped by {words}{kept}.")
         return status
-    except OSError as problem:  # the reader went away (`... | head`): stop without a traceback
-        if not (isinstance(problem, BrokenPipeError)  # Windows says EINVAL, naming no file
-                or problem.errno == errno.EINVAL and problem.filename is None):
-            raise
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
+    except OSError as problem:
+        if (isinstance(problem, BrokenPipeError)  # the reader went away (`... | head`); Windows
+                or problem.errno == errno.EINVAL and problem.filename is None):  # says EINVAL
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
+        what = f"its output failing ({reason(problem)})"  # stdout on a full disk, say
+        if problem.filename:
+            what = f"{problem.filename} failing ({reason(problem)})"
+        kept = ""
+        if folder:
+            kept = f"; {what_is_kept(folder)}"
+        complain(f"stopped by {what}{kept}.")
+        return 1
     finally:
         if lock is not None:
             lock.close()  # the end of this run: another may train in the folder now (on
@@ -1247,6 +1257,7 @@ def check_settings(settings, learned_only=False):
     for name in ("CHECKPOINT_DIR", "LOG_DIR"):  # TensorFlow would write there, Python here
         check(name, str, lambda path: "://" not in path, "a folder on this computer, not one "
               "TensorFlow reaches through a file system of its own (ram://, gs://)")
+        check(name, str, lambda path: not os.path.isfile(path), "a folder, not a file")
     if not learned_only and settings.checkpoint_dir:  # (a record keeps neither)
         saves = os.path.abspath(settings.checkpoint_dir) + os.sep
         check("LOG_DIR", str, lambda path: not path  # "": no logs
@@ -1357,11 +1368,20 @@ def run_folder(settings):
 
 
 def plain_file(path):
-    """Whether a file is at path; SettingError if a folder, link or FIFO is (never waited on)."""
-    with contextlib.suppress(FileNotFoundError):
+    """Whether a file is at path; SettingError if a folder, link or FIFO is (never waited on),
+    or if its folder is a file or cannot be read."""
+    folder = os.path.dirname(path) or "."
+    try:
         mode = os.lstat(path).st_mode
-        if stat.S_ISREG(mode):
-            return True
+    except FileNotFoundError:
+        return False
+    except NotADirectoryError:
+        raise SettingError(f"{folder} is a file, where this script keeps a folder; move it away "
+                           "or give another --checkpoint-dir.") from None
+    except PermissionError:
+        raise SettingError(f"{folder}{os.sep} cannot be read (Permission denied); let this "
+                           "script read it, or give another --checkpoint-dir.") from None
+    if not stat.S_ISREG(mode):
         kind = "a FIFO"
         if stat.S_ISDIR(mode):
             kind = "a folder"
@@ -1369,7 +1389,7 @@ def plain_file(path):
             kind = "a link"
         raise SettingError(f"{path} is {kind}, where this script keeps a file; move it away "
                            "or give another --checkpoint-dir.")
-    return False
+    return True
 
 
 def read_json(path, size=65536):
@@ -1393,7 +1413,7 @@ def read_checkpoint(folder, settings=None):
         saved = read_json(path)
         if saved is None:
             return None
-        if not (type(saved["epoch"]) is int and saved["epoch"] >= 0
+        if not (type(saved["epoch"]) is int and 0 <= saved["epoch"] < 2**31
                 and saved["checkpoint"] == f"model-{saved['epoch']}"
                 and type(saved["settings"]) is dict):
             raise ValueError
@@ -1405,7 +1425,7 @@ def read_checkpoint(folder, settings=None):
             check_settings(Settings(**lightest, **{
                 name.lower(): value for name, value in recorded.items()}), learned_only=True)
     except SettingError as problem:
-        if str(problem).startswith(path):
+        if str(problem).startswith((path, folder)):  # about the files, not the settings
             raise
         raise SettingError(f"{path} records settings no run can have ({problem}".rstrip(".")
                            + f"); {FRESH}.") from None
@@ -1468,7 +1488,7 @@ def other_runs(settings):
     """The other runs saved in CHECKPOINT_DIR, nearest first: what differs, and their epochs."""
     runs, directory = [], settings.checkpoint_dir
     names = []
-    if os.path.isdir(directory):
+    with contextlib.suppress(OSError):  # none, if CHECKPOINT_DIR cannot be listed
         names = sorted(name for name in os.listdir(directory) if name.startswith("run-"))
     own = run_folder(settings)
     for name in names:
@@ -1581,19 +1601,22 @@ def what_is_kept(folder):
 
 def restore(saved, session=None, net=None):
     """Read every tensor of the save (checksums checked), so damage is named before building;
-    given a session, load it there, each variable in its recorded shape. Else SettingError."""
+    given a session, load those values there, each variable in its recorded shape. Else
+    SettingError. The files are read once, quickly: a run saving beside it removes them soon."""
     try:
         reader = tf.train.load_checkpoint(saved["prefix"])
-        stored = {name: list(reader.get_tensor(name).shape)
-                  for name in reader.get_variable_to_shape_map()}
+        values = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
         if session:
             for variable in net.graph.get_collection("variables"):
                 name, shape = variable.op.name, variable.shape.as_list()
-                if stored.get(name) != shape:
+                stored = "nothing"
+                if name in values:
+                    stored = list(values[name].shape)
+                if stored != shape:
                     raise SettingError(f"The checkpoint {saved['prefix']} holds {name} as "
-                                       f"{stored.get(name, 'nothing')}, not the {shape} its "
-                                       f"record describes; {FRESH}.")
-            net.saver.restore(session, saved["prefix"])
+                                       f"{stored}, not the {shape} its record describes; "
+                                       f"{FRESH}.")
+                variable.load(values[name], session)
     except (tf.errors.OpError, ValueError, IndexError) as problem:  # the reader's kinds
         if isinstance(problem, SettingError):
             raise

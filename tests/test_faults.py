@@ -426,3 +426,86 @@ def test_a_checkpoint_dir_no_file_can_be_written_in_is_refused(capsys, monkeypat
     monkeypatch.setattr(col, "build_graph", lambda *a, **k: pytest.fail("graph was built"))
     refused(TINY + ["--checkpoint-dir", "/proc"], capsys, "This run cannot write a file in "
             "/proc/run-", "/, its folder in CHECKPOINT_DIR (", "); give another --checkpoint-dir.")
+
+
+# --- probe 2, case 5: a folder or output fault is one sentence, not a traceback ---------------
+
+def test_a_checkpoint_dir_or_run_folder_that_is_a_file_is_one_sentence(trained, tmp_path,
+                                                                        capsys):
+    where, folder = trained
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    for option in (["--epochs", "3"], ["--predict", "010110"], ["--inspect", "010110"]):
+        refused(TINY + ["--checkpoint-dir", str(a_file)] + option, capsys,
+                f"CHECKPOINT_DIR is {str(a_file)!r}, but it must be a folder, not a file.")
+    shutil.rmtree(folder)
+    folder.write_text("")  # a file where the run's folder belongs
+    for option in (["--predict", "010110"], ["--inspect", "010110"]):
+        refused(where + option, capsys, f"{folder} is a file, where this script keeps a folder; "
+                "move it away or give another --checkpoint-dir.")
+    refused(where + ["--epochs", "3"], capsys, f"This run cannot write a file in {folder}{os.sep}")
+    assert folder.read_text() == ""
+
+
+def test_folders_that_cannot_be_read_are_one_sentence_or_passed_over(trained, capsys,
+                                                                      monkeypatch):
+    # As root, as here, a folder's mode stops nothing: the system's refusals are stood in for.
+    where, folder = trained
+    lstat, listdir = os.lstat, os.listdir
+    denied = PermissionError(13, "Permission denied")
+
+    def lstat_unless_in_run(path, *args, **kwargs):  # the run's folder at mode 000
+        if os.path.dirname(path) == str(folder):
+            raise denied
+        return lstat(path, *args, **kwargs)
+
+    monkeypatch.setattr(col.os, "lstat", lstat_unless_in_run)
+    refused(where + ["--predict", "010110"], capsys, f"{folder}{os.sep} cannot be read "
+            "(Permission denied); let this script read it, or give another --checkpoint-dir.")
+    monkeypatch.undo()
+
+    def listdir_but_the_runs(path="."):  # CHECKPOINT_DIR at mode 333: others are not listed
+        if str(path) == str(folder.parent):
+            raise denied
+        return listdir(path)
+
+    monkeypatch.setattr(col.os, "listdir", listdir_but_the_runs)
+    assert col.main(where + ["--epochs", "3", "--seed", "1"]) == 0  # a new run beside it
+    assert capsys.readouterr().out.startswith("New run, saving in ")
+
+
+@UNIX
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_predict_and_inspect_onto_a_full_device_are_one_sentence(trained, tmp_path):
+    where, _ = trained
+    for option in ("--predict", "--inspect"):
+        with open("/dev/full", "w") as full:
+            run = start(*where, option, "010110", cwd=tmp_path, stdout=full)
+            err = run.communicate(timeout=300)[1]
+        assert (run.returncode, err) == (1, "count_ones_lstm.py: stopped by its output failing "
+                                            "(No space left on device).\n")
+
+
+def test_a_folder_name_the_output_cannot_encode_is_written_escaped(tmp_path):
+    # As a Windows redirect is: cp1252, with no Chinese in it.
+    cp1252 = {**os.environ, "PYTHONIOENCODING": "cp1252"}
+    for option in (["--epochs", "1"], ["--predict", "010110"]):
+        run = subprocess.run([sys.executable, str(SCRIPT), *TINY, "--checkpoint-dir", "检查",
+                              *option], cwd=tmp_path, capture_output=True, timeout=300,
+                             env=cp1252)
+        assert run.returncode == 0 and run.stderr == b"", run.stderr
+        assert b"\\u68c0\\u67e5" + os.sep.encode() + b"run-" in run.stdout.splitlines()[0]
+
+
+def test_a_record_epoch_past_what_a_run_can_count_to_is_refused(trained, tmp_path, capsys):
+    where, folder = trained
+    record = folder / col.CHECKPOINT_FILE
+    saved = json.loads(record.read_text())
+    saved.update(epoch=2**63, checkpoint=f"model-{2**63}")
+    record.write_text(json.dumps(saved))
+    before = tree(folder)
+    logs = ["--log-dir", str(tmp_path / "logs")]
+    for option in (["--epochs", "3"], ["--predict", "010110"]):
+        refused(where + logs + option, capsys, f"{record} is not a checkpoint record this "
+                "script wrote; give --fresh")
+    assert tree(folder) == before
