@@ -48,6 +48,7 @@ def test_one_run_per_folder_predict_beside_it_and_sigterm_saves_the_epoch(tmp_pa
         "--checkpoint-dir."]
     assert col.main(args + ["--predict", "10110111"]) == 0  # reading beside the training run
     assert capsys.readouterr().out.splitlines()[1].startswith("10110111 predicted count ")
+    assert first.poll() is None  # it answered while the run trains and saves every epoch
     first.send_signal(signal.SIGTERM)  # what a scheduler, `timeout` or a container sends
     rest, err = first.communicate(timeout=120)
     assert first.returncode == 143
