@@ -589,9 +589,7 @@ def main(argv=None):
     status: 0, 2 for a setting it cannot run with, a stop signal's (STOPS: 130 after Ctrl-C),
     or 1."""
     lock = folder = None
-    for stream in (sys.stdout, sys.stderr):  # a folder's name the output cannot encode (检查 on
-        if hasattr(stream, "reconfigure"):  # cp1252) is written escaped, \u68c0, not a crash
-            stream.reconfigure(errors="backslashreplace")
+    escape_what_the_output_cannot_encode()
     tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
     warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
     handlers = {number: signal.signal(number, stop_now) for number in STOPS}  # put back at the end
@@ -628,28 +626,8 @@ def main(argv=None):
     except Stopped as stop:
         complain(stop.args[0])
         return stop.args[1]
-    except KeyboardInterrupt as stop:  # outside training: nothing half-written
-        words, status = ("Ctrl-C", 130)
-        if isinstance(stop, Signalled):
-            words, status = stop.args
-        kept = ""
-        if folder:
-            kept = f"; {what_is_kept(folder)}"
-        complain(f"stopped by {words}{kept}.")
-        return status
-    except OSError as problem:
-        if (isinstance(problem, BrokenPipeError)  # the reader went away (`... | head`); Windows
-                or problem.errno == errno.EINVAL and problem.filename is None):  # says EINVAL
-            os.dup2(devnull, sys.stdout.fileno())
-            return 0
-        what = f"its output failing ({reason(problem)})"  # stdout on a full disk, say
-        if problem.filename:
-            what = f"{problem.filename} failing ({reason(problem)})"
-        kept = ""
-        if folder:
-            kept = f"; {what_is_kept(folder)}"
-        complain(f"stopped by {what}{kept}.")
-        return 1
+    except (KeyboardInterrupt, OSError) as problem:  # outside training: nothing half-written
+        return stopped_by(problem, folder)
     finally:
         if lock is not None:
             lock.close()  # the end of this run: another may train in the folder now (on
@@ -1864,6 +1842,37 @@ class CtrlC:
             return
         for number, handler in self.previous.items():
             signal.signal(number, handler)
+
+
+def stopped_by(problem, folder):
+    """Say in one sentence what stopped a run outside training (a stop signal, an output or a
+    file that failed) and what is kept; return the exit status. A reader of the output that
+    went away (`... | head`) stops it quietly, with status 0."""
+    if isinstance(problem, KeyboardInterrupt):
+        words, status = "Ctrl-C", 130
+        if isinstance(problem, Signalled):
+            words, status = problem.args
+    elif isinstance(problem, BrokenPipeError) or (  # Windows says EINVAL, naming no file
+            problem.errno == errno.EINVAL and problem.filename is None):
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    else:
+        words, status = f"its output failing ({reason(problem)})", 1  # stdout on a full disk
+        if problem.filename:
+            words = f"{problem.filename} failing ({reason(problem)})"
+    kept = ""
+    if folder:
+        kept = f"; {what_is_kept(folder)}"
+    complain(f"stopped by {words}{kept}.")
+    return status
+
+
+def escape_what_the_output_cannot_encode():
+    """Have stdout and stderr write a character their encoding lacks as an escape (a folder
+    named 检查 on a cp1252 output: \\u68c0\\u67e5), not stop the run with an error."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 class Scalars:
