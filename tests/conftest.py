@@ -25,6 +25,13 @@ def pytest_configure(config):
     # The TF1 cells warn that they are deprecated each time one is built; that is the point.
     config.addinivalue_line(
         "filterwarnings", "ignore:.*is deprecated and will be removed:UserWarning")
+    config.addinivalue_line("markers", "long: one of the tests of ten seconds or more")
+
+
+def pytest_collection_modifyitems(items):
+    # The long tests first: on two workers (-n 2) each then takes some of them at the start,
+    # and neither waits out a long test that the other began last.
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 # --- helpers the test modules share: runs, folders, edited copies of the script -----------

@@ -17,6 +17,10 @@ import count_ones_lstm as col
 from conftest import (PLAIN, SCRIPT, TINY, TINY_FAST, edited_copy, files_in, load_copy,
                       record_in, refused, run_copy, run_in, run_script, shipped)
 
+# Tests that train with train_epoch(), or only grade, build no in-graph loop: it would take
+# most of their graph's building time and never run (test_same_learning.py runs it).
+NO_LOOP = dict(steps_per_run=1)
+
 # --- data -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("seq_len", [1, 7, 20])
@@ -215,7 +219,7 @@ def test_grading_by_prefix_tree_matches_feeding_every_string(eval_batch, cell, n
     numbers = col.all_strings(7, seed=0)
     inputs, labels, _ = col.bits_and_labels(numbers, 7)
     net = col.build_graph(seq_len=7, num_hidden=6, seed=1, eval_batch=eval_batch,
-                          cell=cell, num_layers=num_layers, unroll=unroll)
+                          cell=cell, num_layers=num_layers, unroll=unroll, **NO_LOOP)
     with col.new_session(net) as session:
         wrong = col.wrong_in(session, net, numbers, say=pytest.fail)  # no word: no step aside
         direct_last, direct, mistakes = session.run(
@@ -276,7 +280,7 @@ def test_same_seed_same_training_run(cell, num_layers):
 
     def two_epochs(seed):
         net = col.build_graph(seq_len=6, num_hidden=5, seed=seed, cell=cell,
-                              num_layers=num_layers)
+                              num_layers=num_layers, **NO_LOOP)
         with col.new_session(net) as session:
             return [col.train_epoch(session, net, numbers, 8) for _ in range(2)]
 
@@ -301,7 +305,7 @@ def test_a_short_run_on_short_strings_really_learns(cell, num_layers, epochs, fr
     # 75% of the time; the runs made while writing this test ended far below that.
     train, _, test = col.split(col.all_strings(10, seed=0), 300)
     net = col.build_graph(seq_len=10, num_hidden=24, seed=0, cell=cell,
-                          num_layers=num_layers, **framing)
+                          num_layers=num_layers, **{**NO_LOOP, **framing})
     with col.new_session(net) as session:
         before = col.wrong_in(session, net, test).sum()
         for _ in range(epochs):
@@ -610,6 +614,7 @@ def test_a_record_in_a_folder_of_other_settings_is_refused_and_left_as_it_was(tm
 
 @pytest.mark.skipif(sys.platform == "win32", reason="Windows sends Ctrl-C to a whole console, "
                     "not to one process (test_systems.py sends the Ctrl-Break it stands for)")
+@pytest.mark.long
 def test_ctrl_c_saves_the_epoch_and_the_continued_run_ends_as_an_uninterrupted_one(
         tmp_path, capsys, monkeypatch):
     # The run that Ctrl-C stops is a process of its own, as in a terminal; the unbroken run
@@ -954,7 +959,7 @@ def test_edit_run_again_see_the_effect_lose_nothing(tmp_path, capsys, monkeypatc
 @pytest.mark.parametrize("seq_len", [1, 5, 12, 20])
 def test_the_hand_set_counter_counts_every_string_right(seq_len):
     numbers = np.arange(2 ** seq_len, dtype=np.int32)
-    net = col.build_graph(seq_len=seq_len, cell="handwired")
+    net = col.build_graph(seq_len=seq_len, cell="handwired", **NO_LOOP)
     with col.new_session(net) as session:
         untrained = col.wrong_in(session, net, numbers).sum()
         col.set_handwired(session, net)
@@ -968,7 +973,7 @@ def test_the_hand_set_counter_counts_every_string_right(seq_len):
 
 def test_the_unit_finder_finds_the_planted_counter_and_none_in_an_untrained_model():
     numbers = col.all_strings(20, seed=0)[:300]
-    net = col.build_graph(seq_len=20, cell="handwired", probe=True)
+    net = col.build_graph(seq_len=20, cell="handwired", probe=True, **NO_LOOP)
     with col.new_session(net) as session:
         parts, _, running = col.states_along(session, net, numbers)
         untrained = col.find_counters(parts, running)
@@ -1047,7 +1052,7 @@ def test_the_last_output_is_each_strings_own_and_padding_changes_nothing(unroll,
     codes = col.all_strings(7, seed=0, min_len=2)[:60]
     inputs, _, lengths = col.bits_and_labels(codes, 7)
     net = col.build_graph(seq_len=7, min_len=2, num_hidden=6, unroll=unroll, towers=towers,
-                          probe=True)
+                          probe=True, **NO_LOOP)
     with col.new_session(net) as session:
         last, prediction = session.run([net.model.last, net.model.prediction],
                                        col.feed(net.model, inputs, lengths=lengths))
@@ -1055,7 +1060,7 @@ def test_the_last_output_is_each_strings_own_and_padding_changes_nothing(unroll,
     np.testing.assert_allclose(last, steps[np.arange(60), lengths - 1], rtol=1e-5, atol=1e-6)
     assert len(set(lengths.tolist())) == 6
     for length in (2, 5):  # the same strings, alone, in a graph of their own length
-        alone = col.build_graph(seq_len=length, num_hidden=6)
+        alone = col.build_graph(seq_len=length, num_hidden=6, **NO_LOOP)
         mine = lengths == length
         with col.new_session(alone) as session:
             own = session.run(alone.model.last, {alone.model.data: inputs[mine, :length]})
@@ -1067,6 +1072,7 @@ def test_the_last_output_is_each_strings_own_and_padding_changes_nothing(unroll,
                                        prediction[row], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.long
 def test_a_short_run_with_mixed_lengths_learns_and_its_tables_add_up(tmp_path, capsys):
     assert col.main(["--seq-len", "8", "--min-len", "1", "--num-examples", "200",
                      "--batch-size", "20", "--epochs", "150", "--eval-every", "150",
@@ -1135,6 +1141,7 @@ def saved_variables(folder):
     return set(col.tf.train.load_checkpoint(record["prefix"]).get_variable_to_shape_map())
 
 
+@pytest.mark.long
 def test_an_edit_of_the_tutorials_code_trains_a_new_run_and_the_first_stays(tmp_path, capsys):
     # At the default speed settings (the loop in the graph, the stand-in for dynamic_rnn, the
     # tree), as a learner runs it: each edit is a run of its own, and nothing of the first

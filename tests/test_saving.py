@@ -25,6 +25,7 @@ NOT_ON_WINDOWS = pytest.mark.skipif(sys.platform == "win32", reason="Windows has
 # --- one run per folder, SIGTERM, damaged saves ---------------------------------------------
 
 @NOT_ON_WINDOWS
+@pytest.mark.long
 def test_one_run_per_folder_predict_beside_it_and_sigterm_saves_the_epoch(tmp_path, capsys,
                                                                           monkeypatch):
     # The training run is a process of its own, as in a terminal; the others run in this one.

@@ -65,6 +65,7 @@ SIMULATED = pytest.mark.skipif(not (hasattr(os, "sysconf") and hasattr(signal, "
 
 
 @SIMULATED
+@pytest.mark.long
 def test_the_main_paths_run_in_a_python_without_fcntl_resource_and_sysconf(tmp_path):
     args = TINY + ["--save-every", "1", "--checkpoint-dir", "saved"]
     first = run(as_on_windows(*args, "--epochs", "2"), tmp_path)  # run as a user runs it
@@ -118,6 +119,7 @@ def test_the_main_paths_run_in_a_python_without_fcntl_resource_and_sysconf(tmp_p
 
 
 @SIMULATED
+@pytest.mark.long
 def test_the_tests_collect_without_fcntl_resource_and_sysconf_and_say_why_one_skips():
     collect = ("import pytest\nsys.exit(pytest.main(['-p', 'no:cacheprovider', "
                "'--collect-only', '-q', 'tests']))\n")
@@ -151,6 +153,7 @@ def test_a_python_or_packages_it_cannot_run_on_are_one_sentence_naming_the_fix(
     assert line.startswith("count_ones_lstm.py: ") and sentence in line, line
 
 
+@pytest.mark.long
 def test_importing_it_changes_only_what_it_says(tmp_path):
     look = ("import os, warnings\n"  # TensorFlow's own packages add filters; it adds none
             "filters = list(warnings.filters)\n"
