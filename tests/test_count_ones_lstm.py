@@ -20,6 +20,8 @@ from conftest import (PLAIN, SCRIPT, TINY, TINY_FAST, edited_copy, files_in, loa
 # Tests that train with train_epoch(), or only grade, build no in-graph loop: it would take
 # most of their graph's building time and never run (test_same_learning.py runs it).
 NO_LOOP = dict(steps_per_run=1)
+# And batches of 20 or fewer train faster whole than cut in two towers.
+SMALL_BATCHES = dict(steps_per_run=1, towers=1)
 
 # --- data -------------------------------------------------------------------------------
 
@@ -280,7 +282,7 @@ def test_same_seed_same_training_run(cell, num_layers):
 
     def two_epochs(seed):
         net = col.build_graph(seq_len=6, num_hidden=5, seed=seed, cell=cell,
-                              num_layers=num_layers, **NO_LOOP)
+                              num_layers=num_layers, **SMALL_BATCHES)
         with col.new_session(net) as session:
             return [col.train_epoch(session, net, numbers, 8) for _ in range(2)]
 
@@ -305,7 +307,7 @@ def test_a_short_run_on_short_strings_really_learns(cell, num_layers, epochs, fr
     # 75% of the time; the runs made while writing this test ended far below that.
     train, _, test = col.split(col.all_strings(10, seed=0), 300)
     net = col.build_graph(seq_len=10, num_hidden=24, seed=0, cell=cell,
-                          num_layers=num_layers, **{**NO_LOOP, **framing})
+                          num_layers=num_layers, **{**SMALL_BATCHES, **framing})
     with col.new_session(net) as session:
         before = col.wrong_in(session, net, test).sum()
         for _ in range(epochs):
