@@ -1074,11 +1074,10 @@ def test_the_last_output_is_each_strings_own_and_padding_changes_nothing(unroll,
                                        prediction[row], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.long
 def test_a_short_run_with_mixed_lengths_learns_and_its_tables_add_up(tmp_path, capsys):
     assert col.main(["--seq-len", "8", "--min-len", "1", "--num-examples", "200",
                      "--batch-size", "20", "--epochs", "150", "--eval-every", "150",
-                     "--checkpoint-dir", str(tmp_path)]) == 0
+                     "--checkpoint-dir", str(tmp_path), *PLAIN]) == 0
     out = capsys.readouterr().out
     assert "Data: 510 strings of 1 to 8 bits, 200 for training and 310 for testing" in out
     final = re.search(r"^Epoch 150 error [\d.]+% \((\d+) of 310 test strings wrong\)$", out,
@@ -1183,13 +1182,13 @@ def test_an_edit_of_the_tutorials_code_trains_a_new_run_and_the_first_stays(tmp_
         assert files_in(first) == kept
         assert copy.main(where + ["--predict", "010110"]) == 0
         assert capsys.readouterr().out.startswith(f"Model saved in {folder}{os.sep} at epoch 3:")
-    assert shipped.main(where + ["--epochs", "3"]) == 0  # the edit undone
+    assert shipped.main(where + ["--epochs", "3", *PLAIN]) == 0  # the edit undone
     assert capsys.readouterr().out.startswith(
         f"Continuing the run saved in {first}{os.sep} from epoch 2 (on to epoch 3;")
     commented = load_copy(edited_copy(
         tmp_path / "comment", ("        val = tf.transpose(val, [1, 0, 2])",
                                "\n        val = tf.transpose(val, [1, 0, 2])  # my own note")))
-    assert commented.main(where + ["--epochs", "4"]) == 0
+    assert commented.main(where + ["--epochs", "4", *PLAIN]) == 0
     assert capsys.readouterr().out.startswith(
         f"Continuing the run saved in {first}{os.sep} from epoch 3 (on to epoch 4;")
     assert len(list((tmp_path / "runs").iterdir())) == 1 + len(CODE_EDITS)
