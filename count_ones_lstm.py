@@ -1321,6 +1321,8 @@ CHECKPOINT_FILE = "count_ones_lstm.json"  # in a run's folder: its settings and 
 LOCK_FILE = "count_ones_lstm.lock"  # in a run's folder: held by the run training there
 WRITES_FILE = "count_ones_lstm.saves"  # in a run's folder: which saves there are its own
 ASIDE = re.compile(r"^before-fresh-\d+$")  # in a run's folder: what was there before --fresh
+# TensorFlow's files of save model-N: its index, its data, and either half-written (.tempstate)
+SAVE_FILE = re.compile(r"(model-\d+)\.(index|data-\d{5}-of-\d{5})(\.tempstate\d+)?")
 TEMPORARY = re.compile(r"^(count_ones_lstm\.(json|saves)|checkpoint)\.\d+\.tmp$")  # write_whole's
 CHECKPOINT_FORMAT = 4  # 4: a folder per run, its settings and its code's digests recorded
 ADDED_LATER = {"SAMPLING": "uniform"}  # what a run saved before the setting existed used
@@ -1486,12 +1488,10 @@ def other_runs(settings):
 
 
 def files_of(directory, names):
-    """The files TensorFlow writes for the saves named: model-2.index, model-2.data-00000-of-
-    00001, and a killed run's .tempstate of either; never a file of the user's such as
-    model-2.index.bak, which only shares the name."""
-    own = re.compile(rf"({'|'.join(map(re.escape, names)) or '$^'})"
-                     r"\.(index|data-\d{5}-of-\d{5})(\.tempstate\d+)?")
-    return [file for file in os.listdir(directory) if own.fullmatch(file)]
+    """The files TensorFlow wrote for the saves named (SAVE_FILE); never a file of the user's
+    such as model-2.index.bak, which only shares the name."""
+    matches = [SAVE_FILE.fullmatch(file) for file in os.listdir(directory)]
+    return [match.string for match in matches if match and match.group(1) in names]
 
 
 def write_whole(path, text):
