@@ -414,11 +414,11 @@ def train(session, net, settings, data, first_epoch, saves, log, say, ctrl_c):
                     f"{100 * wrong / len(data.watch):.3f}% ({wrong:,} of {len(data.watch):,} "
                     f"wrong) after {training_time:.1f}s of training; "
                     + sample_answer(session, net, settings.sample))
-                log.add(epoch, **{f"{data.watched}_error": 100 * wrong / len(data.watch)})
+                log.graded(epoch, data.watched, wrong, len(data.watch))
             if epoch % settings.save_every == 0:
-                saves.save(session, net, epoch)
+                saves.save(session, net, epoch, training_time)
         if epoch >= first_epoch or not ctrl_c.pressed:  # the end, or the epoch Ctrl-C let finish
-            saves.save(session, net, epoch)
+            saves.save(session, net, epoch, training_time)
     if ctrl_c.pressed:
         kept = f"saved in {saves.folder}{os.sep}; run the same command to continue"
         if saves.last is None:  # nothing saved by this run
@@ -493,8 +493,8 @@ def report(session, net, settings, test, epoch, say, gradings=()):
     wrong."""
     seq_len = settings.seq_len
     wrong = wrong_in(session, net, test, say)
-    points = list(gradings)
-    if epoch not in dict(gradings):  # the end, if it was not a grading
+    points = [(at, 100 * wrong_then / of) for at, _, wrong_then, of in gradings]
+    if epoch not in dict(points):  # the end, if it was not a grading
         points.append((epoch, 100 * wrong.mean()))
     if len(points) > 1:
         say("Error at each grading, log scale:")
@@ -564,17 +564,20 @@ def train_and_report(settings, heading, folder, saved, lock, log_dir):
     for note in net.notes:
         say(note)
     first = saved["epoch"] + 1 if saved else 1
-    log = Scalars(log_dir, net.graph, settings, first)
+    log = Scalars(log_dir, net.graph, settings, first, saved)
+    saves = Saves(settings, folder, lock, saved, log)
     with new_session(net) as session:
         if saved:
             restore(saved, session, net)
         elif settings.cell == "handwired":
             set_handwired(session, net)
         try:
-            epoch, training_time = train(session, net, settings, data, first,
-                                         Saves(settings, folder, lock, saved), log, say, ctrl_c)
+            epoch, training_time = train(session, net, settings, data, first, saves, log, say,
+                                         ctrl_c)
             wrong = report(session, net, settings, test, epoch, say, log.gradings)
-            log.add(epoch, test_error=100 * wrong / len(test), training_seconds=training_time)
+            log.graded(epoch, "test", wrong, len(test))
+            log.add(epoch, training_seconds=training_time)
+            saves.save(session, net, epoch, training_time)  # the record keeps the test grading
         finally:
             log.write(close=True)
     say(f"Total time {duration(time.perf_counter() - started)}, of which training "
@@ -600,7 +603,7 @@ def main(argv=None):
         settings = parse_settings(argv, block)
         check_settings(settings)
         log = ""  # the run's own TensorBoard folder, if it logs
-        if settings.predict is None and settings.log_dir:
+        if settings.predict is None and not settings.runs and settings.log_dir:
             log = log_folder(settings, block)
         settings.min_len = settings.min_len or settings.seq_len  # 0 means SEQ_LEN
         with constants_set_to(settings, block):  # (log: named from the block as written)
@@ -610,6 +613,8 @@ def main(argv=None):
                 predict_saved(settings)
             elif settings.inspect is not None:
                 inspect_saved(settings, log)
+            elif settings.runs:
+                list_runs(settings)
             else:
                 saved = aside = None
                 if settings.checkpoint_dir:  # one run per folder, locked before it is read
@@ -620,6 +625,8 @@ def main(argv=None):
                     aside = check_folder(folder, saved, settings.fresh)
                 train_and_report(settings, first_line(settings, folder, saved, aside), folder,
                                  saved, lock, log)
+                if folder:
+                    print(placing(settings, folder))
     except SettingError as problem:
         complain(problem)
         return 2
@@ -1073,7 +1080,7 @@ def set_handwired(session, net):
 # --- The command line: made from the settings block, so --help says what it says -------------
 
 BLOCK_START, BLOCK_END = "# --- settings:", "# --- end of settings ---"
-OWN_OPTIONS = ("help", "fresh", "predict", "inspect")  # options that are not settings
+OWN_OPTIONS = ("help", "fresh", "predict", "inspect", "runs")  # options that are not settings
 KINDS = {int: "a whole number", float: "a number", str: "text in quotes, like \"lstm\""}
 
 
@@ -1168,6 +1175,9 @@ def parse_settings(argv, block=None):
                                          "the count, and show them bit by bit for each string")):
         parser.add_argument("--" + option, nargs="+", metavar="STRING",
                             help="do not train: " + meaning)
+    parser.add_argument("--runs", action="store_true", help="do not train: list every run "
+                        "kept in CHECKPOINT_DIR, best first, with what differs from these "
+                        "settings and this code")
     known, unknown = parser.parse_known_args(argv)
     if unknown:  # argparse words an unknown option in its own way; say it in ours
         raise SettingError(f"Unknown option {unknown[0]!r}; see --help for the options.")
@@ -1340,8 +1350,8 @@ def learning_settings(settings):
 
 
 def run_folder(settings):
-    """CHECKPOINT_DIR/run-<8 hex digits drawn from learning_settings(settings) and learning_code()>: the
-    folder of the run of these settings and this code."""
+    """CHECKPOINT_DIR/run-<8 hex digits drawn from learning_settings(settings) and
+    learning_code()>: the folder of the run of these settings and this code."""
     run = [learning_settings(settings), learning_code()[0]]
     drawn = hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()
     return os.path.join(settings.checkpoint_dir, f"run-{drawn[:8]}")
@@ -1372,7 +1382,7 @@ def plain_file(path):
     return True
 
 
-def read_json(path, size=65536):
+def read_json(path, size=2**20):
     """The JSON at path (None if no file): ValueError if longer than `size` or nested too deep."""
     if not plain_file(path):
         return None
@@ -1400,6 +1410,7 @@ def read_checkpoint(folder, settings=None):
         if saved.get("format") == CHECKPOINT_FORMAT:  # (the lightest way to run it)
             if not all(type(text) is str for item in saved["code"].items() for text in item):
                 raise ValueError
+            check_history(saved)
             recorded = {**ADDED_LATER, **saved["settings"]}  # run the lightest way it can be:
             lightest = dict(towers=1, unroll="dynamic", eval_batch=1)
             check_settings(Settings(**lightest, **{
@@ -1434,6 +1445,20 @@ def read_checkpoint(folder, settings=None):
     return saved
 
 
+def check_history(saved):
+    """ValueError unless the record's gradings and training time (if it has them) are what
+    Saves writes: [epoch, "test" or "validation", wrong, of] up to its epoch, seconds >= 0."""
+    for grading in saved.setdefault("gradings", []):
+        epoch, strings, wrong, of = grading
+        if not (type(epoch) is int and 0 < epoch <= saved["epoch"] and type(of) is int
+                and type(wrong) is int and 0 <= wrong <= of and of > 0
+                and strings in ("test", "validation")):
+            raise ValueError
+    seconds = saved.setdefault("training_seconds", None)
+    if seconds is not None and not (type(seconds) in (int, float) and 0 <= seconds < 1e12):
+        raise ValueError
+
+
 def differences(saved, settings):
     """What makes a saved run other than these settings and this code: ([--option value or
     block edit per setting], [each function or constant whose code differs])."""
@@ -1464,27 +1489,119 @@ def in_words(options, edited):
     return ", ".join(words)
 
 
-def other_runs(settings):
-    """The other runs saved in CHECKPOINT_DIR, nearest first: what differs, and their epochs."""
-    runs, directory = [], settings.checkpoint_dir
+def kept_runs(settings):
+    """[(name, its record or None, what is wrong with it or "")] for each folder in
+    CHECKPOINT_DIR: a run's, or one it cannot read (damaged, foreign, a newer script's)."""
     names = []
     with contextlib.suppress(OSError):  # none, if CHECKPOINT_DIR cannot be listed
-        names = sorted(name for name in os.listdir(directory) if name.startswith("run-"))
-    own = run_folder(settings)
+        names = sorted(os.listdir(settings.checkpoint_dir))
+    runs = []
     for name in names:
-        folder = os.path.join(directory, name)
-        if folder == own:
+        folder = os.path.join(settings.checkpoint_dir, name)
+        if name.startswith(".") or not os.path.isdir(folder):
             continue
-        with contextlib.suppress(SettingError, OSError):  # each other run saved whole
-            saved = read_checkpoint(folder)
-            if saved:
-                options, edited = differences(saved, settings)
-                runs.append((len(options) + len(edited), in_words(options, edited),
-                             saved["epoch"]))
+        saved, problem = None, f"{folder}{os.sep} is not a folder this script made"
+        if name.startswith("run-"):
+            try:
+                saved = read_checkpoint(folder)
+                problem = f"{folder}{os.sep} holds no save yet (training, or stopped early)"
+            except (SettingError, OSError) as error:
+                problem = str(error).removesuffix(f"; {FRESH}.").rstrip(".")
+        if saved:
+            problem = ""
+        runs.append((name, saved, problem))
+    return runs
+
+
+def other_runs(settings):
+    """The other runs saved in CHECKPOINT_DIR, nearest first: what differs, and their epochs."""
+    runs, own = [], os.path.basename(run_folder(settings))
+    for name, saved, _ in kept_runs(settings):
+        if saved and name != own:
+            options, edited = differences(saved, settings)
+            runs.append((len(options) + len(edited), in_words(options, edited), saved["epoch"]))
     runs.sort()  # fewest differences first
     listed = "; ".join(f"{words} (epoch {epoch})" for _, words, epoch in runs[:3])
     more = f" and {len(runs) - 3} more" if len(runs) > 3 else ""
     return f"{len(runs)} other run{'s' * (len(runs) > 1)}: {listed}{more}" if runs else ""
+
+
+def last_grading(saved):
+    """A record's last grading of the strings its run watched (validation, if it had some):
+    [epoch, "test" or "validation", wrong, of], or None."""
+    gradings = saved["gradings"]
+    watched = [grading for grading in gradings if grading[1] == "validation"] or gradings
+    if not watched:
+        return None
+    return watched[-1]
+
+
+def ranked_runs(settings):
+    """kept_runs(), best first: by the error at their last grading, then those never graded,
+    then the folders it cannot read."""
+    def rank(run):
+        name, saved, _ = run
+        if not saved:
+            return 2, 0, name
+        grading = last_grading(saved)
+        if grading is None:
+            return 1, 0, name
+        return 0, grading[2] / grading[3], name
+    return sorted(kept_runs(settings), key=rank)
+
+
+def list_runs(settings):
+    """--runs: a row for each folder in CHECKPOINT_DIR, best first: its epoch, its error at its
+    last grading, its training time, and what differs from these settings and this code."""
+    where = f"{settings.checkpoint_dir}{os.sep}"
+    if not settings.checkpoint_dir:
+        raise SettingError("--runs lists the runs kept in CHECKPOINT_DIR, but it is empty; "
+                           "give --checkpoint-dir.")
+    runs = ranked_runs(settings)
+    if not runs:
+        print(f"No runs are kept in {where} yet: each run of this script saves in a folder there.")
+        return
+    own = os.path.basename(run_folder(settings))
+    rows = [("", "epoch", "error", "wrong", "training", "folder", "what differs from now")]
+    for place, (name, saved, problem) in enumerate(runs, 1):
+        if problem:
+            rows.append(("-", "-", "-", "-", "-", name, problem))
+            continue
+        error = wrong = seconds = "-"
+        grading = last_grading(saved)
+        if grading:
+            epoch, strings, wrong, of = grading
+            error = f"{100 * wrong / of:.3f}%"
+            wrong = f"{wrong:,} of {of:,} {strings}"
+            if epoch != saved["epoch"]:  # (a run stopped between two gradings)
+                wrong += f" at epoch {epoch}"
+        if saved["training_seconds"] is not None:
+            seconds = duration(saved["training_seconds"])
+        words = "nothing: these settings and this code"
+        if name != own:
+            words = in_words(*differences(saved, settings))
+        rows.append((str(place), str(saved["epoch"]), error, wrong, seconds, name, words))
+    print(f"Runs kept in {where}, best first (by the error at each one's last grading):")
+    widths = [max(len(row[column]) for row in rows) for column in range(6)]
+    for row in rows:  # numbers to the right, the folder to the left, then what differs
+        shown = [text.rjust(width) for text, width in zip(row[:5], widths)]
+        print("  ".join([*shown, row[5].ljust(widths[5]), row[6]]))
+
+
+def placing(settings, folder):
+    """After a finished run: one line saying where it stands among the runs kept beside it."""
+    where = f"{settings.checkpoint_dir}{os.sep}"
+    runs = [name for name, saved, _ in ranked_runs(settings) if saved]
+    if len(runs) == 1:
+        return f"The first run kept in {where}; once there are more, --runs compares them."
+    if os.path.basename(folder) not in runs:  # (its record was moved away meanwhile)
+        return f"--runs lists the runs kept in {where}."
+    place = runs.index(os.path.basename(folder)) + 1
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(place % 10, "th")
+    if place % 100 in (11, 12, 13):
+        suffix = "th"
+    return (f"{place}{suffix} of {len(runs)} runs kept in {where} by the error at their last "
+            "grading; --runs lists them.")
 
 
 def files_of(directory, names):
@@ -1531,7 +1648,8 @@ def forget(directory, keep, names):
         os.remove(manifest)
 
 
-def save_checkpoint(session, net, directory, settings, epoch, lock=None, previous=None):
+def save_checkpoint(session, net, directory, settings, epoch, lock=None, previous=None,
+                    history=None):
     """Save every variable as of `epoch` (WRITES_FILE naming it first), then point the record
     and TensorFlow's `checkpoint` at it and remove `previous`; a failed write removes its part."""
     name = f"model-{epoch}"
@@ -1543,11 +1661,7 @@ def save_checkpoint(session, net, directory, settings, epoch, lock=None, previou
                     json.dumps({"record": previous, "names": ours}))
         net.saver.save(session, os.path.join(directory, "model"), global_step=epoch,
                        write_meta_graph=False, write_state=False)
-        if lock and not os.path.samestat(os.fstat(lock.fileno()), os.stat(lock.name)):
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))  # made anew
-        write_whole(os.path.join(directory, CHECKPOINT_FILE), json.dumps({  # the record
-            "format": CHECKPOINT_FORMAT, "checkpoint": name, "epoch": epoch,
-            "settings": learning_settings(settings), "code": learning_code()[0]}, indent=1))
+        write_record(directory, settings, epoch, lock, history)
     except (OSError, ValueError, tf.errors.OpError) as problem:
         if not os.path.isdir(directory):  # removed during the run (TensorFlow's ValueError)
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)) from problem
@@ -1557,6 +1671,17 @@ def save_checkpoint(session, net, directory, settings, epoch, lock=None, previou
         write_whole(os.path.join(directory, "checkpoint"), f'model_checkpoint_path: "{name}"\n'
                     f'all_model_checkpoint_paths: "{name}"\n')
     forget(directory, name, ours)
+
+
+def write_record(directory, settings, epoch, lock=None, history=None):
+    """Point the run's record at save model-`epoch`, with its settings, its code's digests and
+    history: its gradings and training time so far (see Saves)."""
+    if lock and not os.path.samestat(os.fstat(lock.fileno()), os.stat(lock.name)):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))  # the folder made anew
+    write_whole(os.path.join(directory, CHECKPOINT_FILE), json.dumps({
+        "format": CHECKPOINT_FORMAT, "checkpoint": f"model-{epoch}", "epoch": epoch,
+        "settings": learning_settings(settings), "code": learning_code()[0],
+        **(history or {})}, indent=1))
 
 
 def reason(problem):
@@ -1769,26 +1894,38 @@ def predict_saved(settings):
 
 
 class Saves:
-    """A run's saving: folder, lock, last epoch; never NaN weights; a failed save stops it."""
+    """A run's saving: folder, lock, last epoch; never NaN weights; a failed save stops it.
+    Its record keeps the run's gradings (log's) and its training time, earlier runs' too."""
 
-    def __init__(self, settings, folder=None, lock=None, saved=None):
-        self.settings, self.folder, self.lock = settings, folder, lock
-        self.last = saved["epoch"] if saved else None
+    def __init__(self, settings, folder=None, lock=None, saved=None, log=None):
+        self.settings, self.folder, self.lock, self.log = settings, folder, lock, log
+        self.last, self.seconds_before = None, 0.0
+        if saved:  # (a record from before training times were kept has None)
+            self.last, self.seconds_before = saved["epoch"], saved.get("training_seconds")
 
-    def save(self, session, net, epoch):
-        if not self.folder or self.last == epoch:
+    def save(self, session, net, epoch, training_time=0.0):
+        """Save epoch: its weights, unless saved already, and the record."""
+        if not self.folder:
             return
-        if not session.run(net.finite):  # never write NaN weights over a good model
+        if self.last != epoch and not session.run(net.finite):  # never NaN over a good model
             raise Stopped(f"The weights stopped being numbers at epoch {epoch} (LEARNING_RATE "
                           f"{self.settings.learning_rate:g} may be too large); nothing was "
                           f"saved: {what_is_kept(self.folder)}.", 1)
+        seconds = None
+        if self.seconds_before is not None:
+            seconds = round(self.seconds_before + training_time, 1)
+        gradings = self.log.gradings[-1000:] if self.log else []  # (the last 1,000: a small file)
+        history = {"gradings": gradings, "training_seconds": seconds}
         try:
-            save_checkpoint(session, net, self.folder, self.settings, epoch, self.lock,
-                            None if self.last is None else f"model-{self.last}")
+            if self.last == epoch:
+                write_record(self.folder, self.settings, epoch, self.lock, history)
+            else:
+                save_checkpoint(session, net, self.folder, self.settings, epoch, self.lock,
+                                None if self.last is None else f"model-{self.last}", history)
         except (OSError, tf.errors.OpError) as problem:
             raise Stopped(f"Saving epoch {epoch} in {self.folder}{os.sep} failed "
-                          f"({reason(problem)}); {what_is_kept(self.folder)} (fix that, then run the "
-                          "same command to continue).", 1) from None
+                          f"({reason(problem)}); {what_is_kept(self.folder)} (fix that, then "
+                          "run the same command to continue).", 1) from None
         self.last = epoch
 
 
@@ -1876,11 +2013,14 @@ def escape_what_the_output_cannot_encode():
 
 
 class Scalars:
-    """A run's numbers: its gradings, for its curve, and (given a folder) all of them for
-    TensorBoard; a write that fails stops the logging with one line, not the run."""
+    """A run's numbers: its gradings [epoch, "test" or "validation", wrong, of], earlier ones
+    from its record too, for its curve and record; (given a folder) all of them for
+    TensorBoard. A write that fails stops the logging with one line, not the run."""
 
-    def __init__(self, folder, graph=None, settings=None, first_epoch=1):
+    def __init__(self, folder, graph=None, settings=None, first_epoch=1, saved=None):
         self.gradings, self.file = [], None
+        if saved:  # the record of the run it continues
+            self.gradings = saved["gradings"]
         self.path = None  # no folder: nothing is written, the gradings are kept
         if folder:
             # to the microsecond: a run continued within the second keeps the earlier file
@@ -1912,9 +2052,13 @@ class Scalars:
                      "logging stops here, the run goes on.")
             self.path = self.file = None
 
+    def graded(self, epoch, strings, wrong, of):
+        """A grading: `wrong` of the `of` test or validation strings (`strings`)."""
+        self.gradings = [kept for kept in self.gradings if kept[:2] != [epoch, strings]]
+        self.gradings.append([epoch, strings, wrong, of])
+        self.add(epoch, **{f"{strings}_error": 100 * wrong / of})
+
     def add(self, epoch, **values):
-        self.gradings += [(epoch, value) for tag, value in values.items()
-                          if tag.endswith("_error") and tag != "train_error"]
         self.write(step=epoch, summary=tf1.Summary(value=[
             tf1.Summary.Value(tag=tag, simple_value=value) for tag, value in values.items()]))
 

@@ -104,6 +104,8 @@ OTHER = "is the record of another run (--num-hidden 12), moved here by hand or e
     (lambda record: record["settings"].update(NUM_HIDDEN=12), OTHER),
     (lambda record: record.update(checkpoint="model-7"), "is not a checkpoint record this"),
     (lambda record: record.update(epoch=7, checkpoint="model-7"), "which is missing"),
+    (lambda record: record["gradings"].append([3, "test", 1, 2]), "is not a checkpoint record"),
+    (lambda record: record.update(training_seconds="3s"), "is not a checkpoint record this"),
 ])
 def test_a_hand_edited_record_is_named_in_one_sentence(edit, sentence, tmp_path, capsys):
     where = TINY + ["--checkpoint-dir", str(tmp_path)]
