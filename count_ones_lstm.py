@@ -1450,7 +1450,7 @@ def check_history(saved):
     Saves writes: [epoch, "test" or "validation", wrong, of] up to its epoch, seconds >= 0."""
     for grading in saved.setdefault("gradings", []):
         epoch, strings, wrong, of = grading
-        if not (type(epoch) is int and 0 < epoch <= saved["epoch"] and type(of) is int
+        if not (type(epoch) is int and 0 <= epoch <= saved["epoch"] and type(of) is int
                 and type(wrong) is int and 0 <= wrong <= of and of > 0
                 and strings in ("test", "validation")):
             raise ValueError
@@ -1502,14 +1502,12 @@ def kept_runs(settings):
             continue
         saved, problem = None, f"{folder}{os.sep} is not a folder this script made"
         if name.startswith("run-"):
+            problem = f"{folder}{os.sep} holds no save yet (training, or stopped early)"
             try:
                 saved = read_checkpoint(folder)
-                problem = f"{folder}{os.sep} holds no save yet (training, or stopped early)"
             except (SettingError, OSError) as error:
                 problem = str(error).removesuffix(f"; {FRESH}.").rstrip(".")
-        if saved:
-            problem = ""
-        runs.append((name, saved, problem))
+        runs.append((name, saved, "" if saved else problem))
     return runs
 
 

@@ -136,3 +136,12 @@ def test_no_runs_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "not made yet").exists()
     refused(TINY + ["--checkpoint-dir", "", "--runs"], capsys, "--runs lists the runs kept in "
             "CHECKPOINT_DIR, but it is empty")
+
+
+def test_a_hand_set_counter_is_kept_at_epoch_0_with_its_grading(tmp_path, capsys):
+    where = TINY + ["--checkpoint-dir", str(tmp_path), "--cell", "handwired"]
+    epoch, wrong, of, _, _ = train(where, capsys)  # set by hand: nothing trained
+    assert epoch == 0 and col.read_checkpoint(str(run_in(tmp_path)))["gradings"] == [
+        [0, "test", wrong, of]]
+    _, rows = table(where, capsys)
+    assert rows[1][1:4] == ["0", f"{100 * wrong / of:.3f}%", f"{wrong:,} of {of:,} test"]
