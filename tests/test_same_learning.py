@@ -10,6 +10,14 @@ import count_ones_lstm as col
 PLAIN = dict(unroll="dynamic", towers=1, steps_per_run=1, grading="batches")
 
 
+def same_but_near_ties(our_epochs, plain_epochs, strings):
+    """Whether two ways' epochs counted the same training strings wrong, but for at most one
+    an epoch: a near-tie between two counts that float32 rounding may tip either way."""
+    ours = np.array([error for _, error, _ in our_epochs]) * strings
+    plain = np.array([error for _, error, _ in plain_epochs]) * strings
+    return bool(np.all(np.abs(np.round(ours - plain)) <= 1))
+
+
 def trainable_values(session, net):
     with net.graph.as_default():
         return session.run(col.tf1.trainable_variables())
@@ -41,7 +49,7 @@ def test_from_the_same_seed_fast_and_plain_take_the_same_steps(fast):
     assert [steps for _, _, steps in our_epochs] == [10] * 4
     assert plain_losses[-1] < 0.9 * plain_losses[0]  # they really move, so agreeing is news
     np.testing.assert_allclose(our_losses, plain_losses, rtol=1e-5)
-    assert [error for _, error, _ in our_epochs] == [error for _, error, _ in plain_epochs]
+    assert same_but_near_ties(our_epochs, plain_epochs, len(train))
     for mine, theirs, first in zip(our_weights, plain_weights, start, strict=True):
         assert not np.array_equal(mine, first)  # every variable was trained
         np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
@@ -111,5 +119,5 @@ def test_with_mixed_lengths_fast_and_plain_take_the_same_steps_and_grade_alike(f
     np.testing.assert_allclose([loss for loss, _, _ in our_epochs],
                                [loss for loss, _, _ in plain_epochs], rtol=1e-4)
     assert plain_epochs[-1][0] < 0.95 * plain_epochs[0][0]
-    assert [error for _, error, _ in our_epochs] == [error for _, error, _ in plain_epochs]
+    assert same_but_near_ties(our_epochs, plain_epochs, len(train))
     assert np.sum(our_wrong != plain_wrong) <= 1  # the tree grades every length alike
