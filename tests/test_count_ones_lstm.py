@@ -328,7 +328,7 @@ def test_a_saved_and_restored_model_predicts_exactly_the_same(tmp_path):
                                    "--checkpoint-dir", str(tmp_path)])
     numbers = col.all_strings(6, seed=0)
     strings = ["000000", "101101", "111110"]
-    net = col.build_graph(seq_len=6, cell="gru", num_layers=2)
+    net = col.build_graph(seq_len=6, cell="gru", num_layers=2, **NO_LOOP)  # (train_epoch's)
     with col.new_session(net) as session:
         for _ in range(3):
             col.train_epoch(session, net, numbers[:40], 10)
@@ -342,7 +342,7 @@ def test_a_saved_and_restored_model_predicts_exactly_the_same(tmp_path):
     for plain in (False, True):
         speed = dict(unroll="dynamic", towers=1, steps_per_run=1, grading="batches")
         fresh = col.build_graph(seq_len=6, cell="gru", num_layers=2, seed=9,
-                                **(speed if plain else {}))
+                                **(speed if plain else NO_LOOP))
         with col.new_session(fresh) as session:
             assert not np.allclose(col.predict(session, fresh, strings), probabilities)
             fresh.saver.restore(session, saved["prefix"])
@@ -624,7 +624,7 @@ def test_ctrl_c_saves_the_epoch_and_the_continued_run_ends_as_an_uninterrupted_o
     # and the continuation run in this one, at the same default settings.
     monkeypatch.chdir(tmp_path)
     args = ["--seq-len", "8", "--num-examples", "100", "--batch-size", "20",
-            "--epochs", "150", "--eval-every", "50", "--save-every", "1000"]
+            "--epochs", "40", "--eval-every", "20", "--save-every", "1000"]
     assert col.main([*args, "--checkpoint-dir", "whole"]) == 0
     whole = capsys.readouterr().out
 
@@ -634,30 +634,30 @@ def test_ctrl_c_saves_the_epoch_and_the_continued_run_ends_as_an_uninterrupted_o
     seen = []  # the lines read before the signal are part of the output too
     for line in running.stdout:
         seen.append(line)
-        if line.startswith("Epoch   5/150 loss"):
+        if line.startswith("Epoch  5/40 loss"):
             running.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
             break
     rest, err = running.communicate(timeout=120)
     out = "".join(seen) + rest
     assert running.returncode == 130
-    stop = re.search(r"stopped by Ctrl-C after epoch (\d+) of 150; saved in parts/run-\w+/; run "
+    stop = re.search(r"stopped by Ctrl-C after epoch (\d+) of 40; saved in parts/run-\w+/; run "
                      r"the same command to continue\.$", err.strip())
     assert stop, err
     stopped = int(stop.group(1))
-    assert 5 <= stopped < 150
-    assert f"Epoch {stopped:3d}/150 loss" in out and f"Epoch {stopped + 1:3d}/150" not in out
+    assert 5 <= stopped < 40
+    assert f"Epoch {stopped:2d}/40 loss" in out and f"Epoch {stopped + 1:2d}/40" not in out
     assert record_in(tmp_path / "parts")["epoch"] == stopped
 
     assert col.main([*args, "--checkpoint-dir", "parts"]) == 0
     rest = capsys.readouterr().out
     folder = run_in(tmp_path / "parts").relative_to(tmp_path)
     assert rest.startswith(f"Continuing the run saved in {folder}{os.sep} from epoch {stopped} ")
-    assert f"Epoch {stopped + 1:3d}/150 loss" in rest
+    assert f"Epoch {stopped + 1:2d}/40 loss" in rest
     # the same final error and table, and the very same weights and Adam moments
-    assert whole.split("Epoch 150 error")[1].split("Total time")[0] == \
-        rest.split("Epoch 150 error")[1].split("Total time")[0]
-    one = col.tf.train.load_checkpoint(str(run_in(tmp_path / "whole") / "model-150"))
-    two = col.tf.train.load_checkpoint(str(run_in(tmp_path / "parts") / "model-150"))
+    assert whole.split("Epoch 40 error")[1].split("Total time")[0] == \
+        rest.split("Epoch 40 error")[1].split("Total time")[0]
+    one = col.tf.train.load_checkpoint(str(run_in(tmp_path / "whole") / "model-40"))
+    two = col.tf.train.load_checkpoint(str(run_in(tmp_path / "parts") / "model-40"))
     names = sorted(one.get_variable_to_shape_map())
     assert names == sorted(two.get_variable_to_shape_map())
     assert any(name.endswith("/Adam") for name in names)
