@@ -223,19 +223,24 @@ def test_a_log_that_cannot_be_written_stops_logging_not_training(tmp_path):
 
 
 @UNIX
-def test_a_log_folder_removed_during_the_run_stops_logging_not_training(tmp_path):
-    run = start(*TINY, "--epochs", "500", "--eval-every", "1000", "--checkpoint-dir", "saved",
-                "--log-dir", "logs", cwd=tmp_path)
-    for line in run.stdout:
-        if line.startswith("Epoch   3/500 loss"):
-            break
-    shutil.rmtree(tmp_path / "logs")
-    out, err = run.communicate(timeout=300)
-    assert run.returncode == 0, err
+def test_a_log_folder_removed_during_the_run_stops_logging_not_training(tmp_path, capsys,
+                                                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)  # (the run's own process is not the subject: it runs here)
+    real, epochs = col.train_epoch, []
+
+    def removed_after_epoch_3(*args):
+        epochs.append(1)
+        if len(epochs) == 4:
+            shutil.rmtree(tmp_path / "logs")
+        return real(*args)
+    monkeypatch.setattr(col, "train_epoch", removed_after_epoch_3)
+    assert col.main([*TINY, "--epochs", "10", "--eval-every", "1000", "--checkpoint-dir",
+                     "saved", "--log-dir", "logs"]) == 0
+    err = capsys.readouterr().err
     assert re.fullmatch(r"count_ones_lstm\.py: TensorBoard's log logs/\S+ cannot be written "
                         r"\(its folder was removed\); logging stops here, the run goes on\.\n",
                         err), err
-    assert record_in(tmp_path / "saved")["epoch"] == 500 and not (tmp_path / "logs").exists()
+    assert record_in(tmp_path / "saved")["epoch"] == 10 and not (tmp_path / "logs").exists()
 
 
 # main() run once for each command line read from stdin (a JSON list a line), in one process,
