@@ -2,6 +2,7 @@
 import contextlib
 import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -135,3 +136,16 @@ def small_files_only(limit=4096):
     model's data file is about 30 KiB), and writing past that is an error, not a kill."""
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def removed_before_epoch(monkeypatch, folder, epoch):
+    """Have `folder` removed (as a user might, mid-run) just before the run trains `epoch`:
+    the script's train_epoch wrapped, for runs at the plain speed settings, in-process."""
+    real, started = col.train_epoch, []
+
+    def train_epoch(*args):
+        started.append(1)
+        if len(started) == epoch:
+            shutil.rmtree(folder)
+        return real(*args)
+    monkeypatch.setattr(col, "train_epoch", train_epoch)

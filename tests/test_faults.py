@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import count_ones_lstm as col
-from conftest import (SCRIPT, TINY, files_in, record_in, refused, resource, run_in, run_script,
-                      small_files_only)
+from conftest import (SCRIPT, TINY, files_in, record_in, refused, removed_before_epoch, resource,
+                      run_in, run_script, small_files_only)
 
 UNIX = pytest.mark.skipif(sys.platform == "win32", reason="Unix signals, FIFOs and /dev/full")
 NEEDS_RLIMIT = pytest.mark.skipif(resource is None, reason="needs RLIMIT_FSIZE for a full disk")
@@ -226,14 +226,7 @@ def test_a_log_that_cannot_be_written_stops_logging_not_training(tmp_path):
 def test_a_log_folder_removed_during_the_run_stops_logging_not_training(tmp_path, capsys,
                                                                         monkeypatch):
     monkeypatch.chdir(tmp_path)  # (the run's own process is not the subject: it runs here)
-    real, epochs = col.train_epoch, []
-
-    def removed_after_epoch_3(*args):
-        epochs.append(1)
-        if len(epochs) == 4:
-            shutil.rmtree(tmp_path / "logs")
-        return real(*args)
-    monkeypatch.setattr(col, "train_epoch", removed_after_epoch_3)
+    removed_before_epoch(monkeypatch, tmp_path / "logs", 4)  # saved 1 to 3, if saving
     assert col.main([*TINY, "--epochs", "10", "--eval-every", "1000", "--checkpoint-dir",
                      "saved", "--log-dir", "logs"]) == 0
     err = capsys.readouterr().err

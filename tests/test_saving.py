@@ -7,7 +7,6 @@ import errno
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,8 +14,8 @@ import sys
 import pytest
 
 import count_ones_lstm as col
-from conftest import (SCRIPT, TINY, files_in, record_in, refused, resource, run_in,
-                      small_files_only)
+from conftest import (SCRIPT, TINY, files_in, record_in, refused, removed_before_epoch, resource,
+                      run_in, small_files_only)
 
 NOT_ON_WINDOWS = pytest.mark.skipif(sys.platform == "win32", reason="Windows has no SIGTERM to send "
                                 "(it kills), and no folder can be removed while a run has a "
@@ -177,14 +176,7 @@ def test_a_record_that_cannot_be_written_leaves_no_part_of_the_new_save(
 def test_a_folder_removed_during_the_run_stops_it_with_one_sentence(tmp_path, capsys,
                                                                     monkeypatch):
     monkeypatch.chdir(tmp_path)  # (the run's own process is not the subject: it runs here)
-    real, epochs = col.train_epoch, []
-
-    def removed_after_epoch_3(*args):
-        epochs.append(1)
-        if len(epochs) == 4:  # saved epochs 1 to 3; the folder goes before epoch 4's save
-            shutil.rmtree(tmp_path / "gone")
-        return real(*args)
-    monkeypatch.setattr(col, "train_epoch", removed_after_epoch_3)
+    removed_before_epoch(monkeypatch, tmp_path / "gone", 4)  # saved 1 to 3, if saving
     assert col.main(TINY + ["--epochs", "10", "--save-every", "1", "--checkpoint-dir",
                             "gone"]) == 1
     err = capsys.readouterr().err
