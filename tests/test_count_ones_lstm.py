@@ -457,6 +457,8 @@ BAD_SETTINGS = [
     (["--predict"], "Argument --predict: expected at least one argument"),
     (["--sample", "10a1"], "SAMPLE is '10a1', but it must be a non-empty string of 0s and 1s"),
     (["--epochs", "ten"], "EPOCHS must be a whole number, got 'ten'"),
+    (["--batch-size", "x"], "BATCH_SIZE must be a whole number, got 'x'"),
+    (["--num-examples", "0"], "NUM_EXAMPLES is 0"),
     (["--epochs", "2.5"], "EPOCHS is 2.5, but it must be a whole number."),
     (["--log-dir", "checkpoints/logs"], "LOG_DIR is 'checkpoints/logs', but it must be outside "
                                         "CHECKPOINT_DIR ('checkpoints'), whose folders are runs' "
@@ -484,18 +486,15 @@ def test_a_whole_number_written_with_an_exponent_is_taken_as_one():
     assert (settings.epochs, type(settings.epochs), settings.learning_rate) == (1000, int, 0.01)
 
 
-@pytest.mark.parametrize("argv, sentence", [
-    (["--num-examples", "0"], "NUM_EXAMPLES is 0"),
-    (["--batch-size", "x"], "BATCH_SIZE must be a whole number, got 'x'"),
-    (["--bogus"], "Unknown option '--bogus'"),
-])
-def test_bad_settings_from_the_terminal_exit_2_without_a_traceback(argv, sentence, tmp_path):
-    result = run_script(*argv, cwd=tmp_path)
+def test_bad_settings_from_the_terminal_exit_2_without_a_traceback(tmp_path):
+    # Two mistakes at once: the one the command line's parser meets comes first. main()
+    # returns 2 for every sentence above; this is the process that hands it on.
+    result = run_script("--bogus", "--num-examples", "0", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("count_ones_lstm.py: ") and sentence in lines[0]
+    assert lines[0].startswith("count_ones_lstm.py: ") and "Unknown option '--bogus'" in lines[0]
 
 
 # --- saving, continuing, Ctrl-C and --predict -------------------------------------------
