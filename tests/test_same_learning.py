@@ -2,12 +2,20 @@
 one (the tutorial's dynamic_rnn, transpose and gather, one session.run per batch) start from
 the same weights and take the same Adam steps."""
 
+import functools
+
 import numpy as np
 import pytest
 
 import count_ones_lstm as col
 
 PLAIN = dict(unroll="dynamic", towers=1, steps_per_run=1, grading="batches")
+# (training strings, strings graded, batch size, epochs): the defaults' first 20,000 test
+# strings graded; every string of 2 to 7 bits, 200 of them trained on.
+TRAIN, _, TEST = col.split(col.all_strings(col.SEQ_LEN, col.SEED), col.NUM_EXAMPLES)
+DEFAULTS = (TRAIN, TEST[:20000], col.BATCH_SIZE, 4)
+CODES = col.all_strings(7, seed=0, min_len=2)
+MIXED = (CODES[:200], CODES, 20, 3)
 
 
 def same_but_near_ties(our_epochs, plain_epochs, strings):
@@ -23,26 +31,37 @@ def trainable_values(session, net):
         return session.run(col.tf1.trainable_variables())
 
 
+@functools.cache
+def plain_learning(mixed=False, **framing):
+    """The plain graph's run that each fast one is held to, made once a process (every run of
+    it is the same): its first weights, its epochs, its last weights and the strings it
+    counts wrong. At the defaults, four epochs of 20-bit strings; mixed, three of every
+    string of 2 to 7 bits, in the framing given."""
+    lengths = dict(seq_len=7, min_len=2) if mixed else {}
+    train, graded, batch_size, epochs = MIXED if mixed else DEFAULTS
+    net = col.build_graph(**lengths, **framing, **PLAIN)
+    with col.new_session(net) as session:
+        start = trainable_values(session, net)
+        learned = [col.train_epoch(session, net, train, batch_size) for _ in range(epochs)]
+        return start, learned, trainable_values(session, net), col.wrong_in(session, net, graded)
+
+
 @pytest.mark.parametrize("fast", [
     dict(),  # the defaults: static unrolling, two towers, 100 steps per run, the tree
     dict(unroll="dynamic", towers=2, steps_per_run=3),
     dict(unroll="static", towers=1, steps_per_run=1)])
 def test_from_the_same_seed_fast_and_plain_take_the_same_steps(fast):
-    train, _, test = col.split(col.all_strings(col.SEQ_LEN, col.SEED), col.NUM_EXAMPLES)
-    ours, plain = col.build_graph(**fast), col.build_graph(**PLAIN)
-    with col.new_session(ours) as our_session, col.new_session(plain) as plain_session:
+    train, graded, batch_size, epochs = DEFAULTS  # four epochs of the tutorial's batches
+    ours = col.build_graph(**fast)
+    with col.new_session(ours) as our_session:
         start = trainable_values(our_session, ours)
-        for mine, theirs in zip(start, trainable_values(plain_session, plain), strict=True):
-            assert np.array_equal(mine, theirs)  # the first weights do not hang on speed
-        our_epochs = [col.epoch_runner(ours)(our_session, ours, train, col.BATCH_SIZE)
-                      for _ in range(4)]  # four epochs of the tutorial's batches: 40 steps
-        plain_epochs = [col.train_epoch(plain_session, plain, train, col.BATCH_SIZE)
-                        for _ in range(4)]
+        our_epochs = [col.epoch_runner(ours)(our_session, ours, train, batch_size)
+                      for _ in range(epochs)]
         our_weights = trainable_values(our_session, ours)
-        plain_weights = trainable_values(plain_session, plain)
-        sample = test[:20000]
-        our_wrong = col.wrong_in(our_session, ours, sample)
-        plain_wrong = col.wrong_in(plain_session, plain, sample)
+        our_wrong = col.wrong_in(our_session, ours, graded)
+    plain_start, plain_epochs, plain_weights, plain_wrong = plain_learning()
+    for mine, theirs in zip(start, plain_start, strict=True):
+        assert np.array_equal(mine, theirs)  # the first weights do not hang on speed
 
     our_losses = [loss for loss, _, _ in our_epochs]
     plain_losses = [loss for loss, _, _ in plain_epochs]
@@ -107,15 +126,13 @@ OTHER_FRAMINGS = [dict(target="every"), dict(head="regression"),
     *[(fast, {}) for fast in FAST + [dict(towers=1, steps_per_run=1)]],
     *[(fast, framing) for fast in FAST for framing in OTHER_FRAMINGS]])  # TARGET, HEAD
 def test_with_mixed_lengths_fast_and_plain_take_the_same_steps_and_grade_alike(fast, framing):
-    codes = col.all_strings(7, seed=0, min_len=2)  # every string of 2 to 7 bits
-    train = codes[:200]
+    train, codes, batch_size, epochs = MIXED
     ours = col.build_graph(seq_len=7, min_len=2, **framing, **fast)
-    plain = col.build_graph(seq_len=7, min_len=2, **framing, **PLAIN)
-    with col.new_session(ours) as our_session, col.new_session(plain) as plain_session:
-        our_epochs = [col.epoch_runner(ours)(our_session, ours, train, 20) for _ in range(3)]
-        plain_epochs = [col.train_epoch(plain_session, plain, train, 20) for _ in range(3)]
+    with col.new_session(ours) as our_session:
+        our_epochs = [col.epoch_runner(ours)(our_session, ours, train, batch_size)
+                      for _ in range(epochs)]
         our_wrong = col.wrong_in(our_session, ours, codes)
-        plain_wrong = col.wrong_in(plain_session, plain, codes)
+    _, plain_epochs, _, plain_wrong = plain_learning(True, **framing)
     np.testing.assert_allclose([loss for loss, _, _ in our_epochs],
                                [loss for loss, _, _ in plain_epochs], rtol=1e-4)
     assert plain_epochs[-1][0] < 0.95 * plain_epochs[0][0]
