@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 # Importing the script sets this itself, and says so in a line; the tests know.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 # On two workers (-n 2) over two cores, each worker's TensorFlow, and each script it starts,
@@ -36,7 +38,12 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "long: one of the tests of ten seconds or more")
 
 
+COLLECTED = []  # how many tests this session collected (before -k or --deselect drop some)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
+    COLLECTED.append(len(items))
     # The long tests first: on two workers (-n 2) each then takes some of them at the start,
     # and neither waits out a long test that the other began last.
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
