@@ -414,10 +414,8 @@ def test_with_a_validation_split_training_is_watched_on_it_and_the_end_is_tested
                      re.MULTILINE)
 
 
-def test_help_lists_every_setting_with_its_default_and_meaning(tmp_path):
-    result = run_script("--help", cwd=tmp_path)
-    assert result.returncode == 0
-    help_text = " ".join(result.stdout.split())
+def test_help_lists_every_setting_with_its_default_and_meaning(capsys):
+    help_text = help_of(col, capsys)  # in this process (test_saving runs it as one of its own)
     for name, meaning in col.read_settings_block():
         assert f"--{name.lower().replace('_', '-')} {name}" in help_text
         assert " ".join(meaning.split()) in help_text
@@ -681,15 +679,14 @@ def trained(tmp_path_factory):
     return directory
 
 
-def test_predict_prints_the_saved_models_count_probability_and_the_true_count(trained):
+def test_predict_prints_the_saved_models_count_probability_and_the_true_count(trained, capsys):
     strings = ["000000", "010110", "111011"]
-    result = run_script(*TINY, "--predict", *strings, "--checkpoint-dir", str(trained),
-                        cwd=trained)
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    assert col.main(TINY + ["--predict", *strings, "--checkpoint-dir", str(trained)]) == 0
+    out = capsys.readouterr().out  # in this process; test_saving's reader that goes away and
+    lines = out.splitlines()  # test_faults' full device ask a process of its own
     assert lines[0] == (f"Model saved in {run_in(trained)}{os.sep} at epoch 30: lstm, 1 layer of 24 "
                         "units, 6-bit strings, TARGET last, HEAD softmax")
-    assert " loss " not in result.stdout  # nothing was trained
+    assert " loss " not in out  # nothing was trained
     net = col.build_graph(seq_len=6)
     with col.tf1.Session(graph=net.graph) as session:
         net.saver.restore(session, record_in(trained)["prefix"])
