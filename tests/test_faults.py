@@ -4,6 +4,7 @@ script did not write, paths TensorFlow reads as patterns, full disks and closed 
 signals, killed runs' leftovers, records and special files where the script's own belong.
 Each time the exit status, the sentence, and every file of the folder byte for byte."""
 
+import io
 import json
 import os
 import re
@@ -528,14 +529,19 @@ def test_predict_and_inspect_onto_a_full_device_are_one_sentence(trained, tmp_pa
                                             "(No space left on device).\n")
 
 
-def test_a_folder_name_the_output_cannot_encode_is_written_escaped(tmp_path):
-    # As a Windows redirect is: cp1252, with no Chinese in it.
-    cp1252 = {**os.environ, "PYTHONIOENCODING": "cp1252"}
-    run = subprocess.run([sys.executable, str(SCRIPT), *TINY, "--checkpoint-dir", "检查",
-                          "--epochs", "1"], cwd=tmp_path, capture_output=True, timeout=300,
-                         env=cp1252)
-    assert run.returncode == 0 and run.stderr == b"", run.stderr
-    assert run.stdout.startswith(b"New run, saving in \\u68c0\\u67e5" + os.sep.encode() + b"run-")
+def test_a_folder_name_the_output_cannot_encode_is_written_escaped(tmp_path, monkeypatch):
+    # As a Windows redirect is: cp1252, with no Chinese in it (here the streams of this
+    # process, as PYTHONIOENCODING=cp1252 would make them).
+    out, err = (io.TextIOWrapper(io.BytesIO(), encoding="cp1252") for _ in range(2))
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.chdir(tmp_path)
+    assert col.main(TINY + ["--checkpoint-dir", "检查", "--epochs", "1"]) == 0
+    out.flush()
+    err.flush()
+    assert err.buffer.getvalue() == b""
+    assert out.buffer.getvalue().startswith(
+        b"New run, saving in \\u68c0\\u67e5" + os.sep.encode() + b"run-")
 
 
 def test_a_record_epoch_past_what_a_run_can_count_to_is_refused(trained, tmp_path, capsys):
