@@ -1180,7 +1180,7 @@ def test_an_edit_of_the_tutorials_code_trains_a_new_run_and_the_first_stays(tmp_
         out = capsys.readouterr().out
         assert out.startswith(f"Continuing the run saved in {folder}{os.sep} from epoch 2")
         assert files_in(first) == kept
-        assert copy.main(where + ["--predict", "010110"]) == 0
+        assert copy.main(where + ["--predict", "010110", *PLAIN]) == 0
         assert capsys.readouterr().out.startswith(f"Model saved in {folder}{os.sep} at epoch 3:")
     assert shipped.main(where + ["--epochs", "3", *PLAIN]) == 0  # the edit undone
     assert capsys.readouterr().out.startswith(
