@@ -415,7 +415,7 @@ def test_with_a_validation_split_training_is_watched_on_it_and_the_end_is_tested
 
 
 def test_help_lists_every_setting_with_its_default_and_meaning(capsys):
-    help_text = help_of(col, capsys)  # in this process (test_saving runs it as one of its own)
+    help_text = help_of(col, capsys)  # in this process; test_saving runs --help as a process
     for name, meaning in col.read_settings_block():
         assert f"--{name.lower().replace('_', '-')} {name}" in help_text
         assert " ".join(meaning.split()) in help_text
@@ -681,9 +681,10 @@ def trained(tmp_path_factory):
 
 def test_predict_prints_the_saved_models_count_probability_and_the_true_count(trained, capsys):
     strings = ["000000", "010110", "111011"]
+    # In this process; test_saving and test_faults run --predict as a process of its own.
     assert col.main(TINY + ["--predict", *strings, "--checkpoint-dir", str(trained)]) == 0
-    out = capsys.readouterr().out  # in this process; test_saving's reader that goes away and
-    lines = out.splitlines()  # test_faults' full device ask a process of its own
+    out = capsys.readouterr().out
+    lines = out.splitlines()
     assert lines[0] == (f"Model saved in {run_in(trained)}{os.sep} at epoch 30: lstm, 1 layer of 24 "
                         "units, 6-bit strings, TARGET last, HEAD softmax")
     assert " loss " not in out  # nothing was trained

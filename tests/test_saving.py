@@ -28,8 +28,8 @@ NOT_ON_WINDOWS = pytest.mark.skipif(sys.platform == "win32", reason="Windows has
 def test_one_run_per_folder_predict_beside_it_and_sigterm_saves_the_epoch(tmp_path, capsys,
                                                                           monkeypatch):
     # The training run is a process of its own, as in a terminal; the others run in this one.
-    # At the plain speed settings: its graph builds in a quarter of the time (the Ctrl-C test
-    # stops a run at the defaults).
+    # At the plain speed settings, whose graph builds faster (the Ctrl-C test stops a run at
+    # the defaults).
     monkeypatch.chdir(tmp_path)
     args = ["--seq-len", "8", "--num-examples", "100", "--batch-size", "20", "--epochs", "3000",
             "--eval-every", "1000", "--save-every", "1", "--checkpoint-dir", "shared", *PLAIN]
