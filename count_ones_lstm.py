@@ -2,7 +2,7 @@
 today's TensorFlow (tf.compat.v1: placeholders, LSTMCell, dynamic_rnn, a Session), on the
 CPU: all 2**SEQ_LEN strings, NUM_EXAMPLES to train on, the others to test.
 
-    python count_ones_lstm.py                # the full run: 5000 epochs, 5 to 6 minutes
+    python count_ones_lstm.py                # the full run: 5000 epochs, several minutes
     python count_ones_lstm.py --epochs 50    # any setting below, changed for one run
     python count_ones_lstm.py --help         # every setting, its default and meaning
     python count_ones_lstm.py --predict 01101001100101101001   # ask the trained model
@@ -55,27 +55,19 @@ SAMPLE = "10011011101001101110"  # string whose probabilities are shown at each 
 # speed: how fast a run goes and how much memory it takes, not what it learns
 UNROLL = "static"  # "dynamic": the tutorial's dynamic_rnn; "static": one cell copy per bit
 TOWERS = 2  # each batch is cut into this many parts run side by side (1: the whole batch)
-STEPS_PER_RUN = 100  # Adam steps per session.run, looped in the graph (1: the tutorial's)
 GRADING = "tree"  # "tree": strings share their prefixes' work; "batches": the tutorial's
 EVAL_BATCH = 65536  # at most how many strings one grading run holds
 # --- end of settings ---
 sys.excepthook = python_hook
 
-# The settings a saved run may go on with, changed (how long it trains, what it shows and
-# saves, how fast). Every other one, a constant of your own too, shapes what it learns.
-CHANGEABLE = ("EPOCHS", "EVAL_EVERY", "CHECKPOINT_DIR", "SAVE_EVERY", "LOG_DIR", "SAMPLE",
-              "UNROLL", "TOWERS", "STEPS_PER_RUN", "GRADING", "EVAL_BATCH")
-
 import argparse, ast, contextlib, errno, functools, hashlib, io, json, os, re  # noqa: E401, E402
-import signal, stat, time, tokenize, warnings  # noqa: E401, E402
-from importlib.util import find_spec  # noqa: E402
+import importlib.util, signal, stat, time, tokenize, warnings  # noqa: E401, E402
 from types import SimpleNamespace  # noqa: E402
 pressed = []  # Ctrl-C while the packages load is noted: some of their code swallows it
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, lambda *_: pressed.append("Ctrl-C"))
-
 for needed in ("numpy", "tensorflow", "tf_keras", "filelock", "tensorboard"):  # or a sentence
-    if not find_spec(needed):
+    if not importlib.util.find_spec(needed):
         sys.exit(f"count_ones_lstm.py: {needed.replace('_', '-')} is not installed in this "
                  f"Python ({sys.executable}); pip install -r requirements.txt installs it.")
 # The TF1 cells (LSTMCell and friends) exist only in the legacy Keras 2 package, tf-keras;
@@ -89,17 +81,14 @@ if os.environ.setdefault("TF_USE_LEGACY_KERAS", "1") not in ("1", "true", "True"
 if __name__ == "__main__":  # run as a script, not imported: no C++ log lines during the run
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
-
 with warnings.catch_warnings():  # with no fcntl (a Unix without it), it warns that it falls
     warnings.simplefilter("ignore")  # back on a marker file, which it clears if its run died
     import filelock  # noqa: E402
 devnull = os.open(os.devnull, os.O_WRONLY)
 while devnull <= 2:  # a stream the caller closed (`>&-`): /dev/null stands in, so that no file
     devnull = os.open(os.devnull, os.O_WRONLY)  # the run opens takes its number
-if sys.stderr:  # on import, TensorFlow's C++ side reports the absent GPU on stderr: send
-    sys.stderr.flush()  # stderr to /dev/null for as long as the import takes
-saved_stderr = os.dup(2)
-os.dup2(devnull, 2)
+saved_stderr = os.dup(2)  # TensorFlow's C++ side reports the absent GPU on stderr on import:
+os.dup2(devnull, 2)  # stderr goes to /dev/null for as long as the import takes
 try:
     import tensorflow as tf  # noqa: E402
 finally:
@@ -108,39 +97,12 @@ finally:
 if pressed:  # nothing was read or written yet
     print("count_ones_lstm.py: stopped by Ctrl-C while the packages loaded.", file=sys.stderr)
     sys.exit(130)
-
 tf1 = tf.compat.v1
-MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
-CELLS = ("lstm", "gru", "rnn", "handwired")
-TARGETS, HEADS, SAMPLINGS = ("last", "every"), ("softmax", "regression"), ("uniform", "counts")
-
-
-class SettingError(ValueError):
-    """A setting a user gave that the script cannot run with."""
-
-
-class OtherRun(SettingError):
-    """A run's folder that holds the record of another run (other settings or code)."""
-
-
-class Stopped(Exception):
-    """A run that stops early. Its two arguments: the sentence that says what is kept, and
-    the exit status (a signal's, from STOPS: 130 after Ctrl-C; 1 for anything else)."""
-
-
-class Settings(SimpleNamespace):
-    """One run's settings, each under its name in lower case. Asking for one that the
-    settings block no longer has raises a SettingError that says to put it back."""
-
-    def __getattr__(self, name):
-        if name.startswith("_"):
-            raise AttributeError(name)
-        raise SettingError(f"{name.upper()} is missing from the settings block; put it back.")
-
 
 # --- Data ------------------------------------------------------------------------------------
 # A string is kept as its code, the number it spells (shorter ones, MIN_LEN, take the next
-# codes, from length_offset); only a batch at a time is turned into bits and labels.
+# codes, from length_offset). The training strings are turned into bits and labels once, the
+# test strings a batch at a time.
 
 def length_offset(length, seq_len):
     """The first code of the strings `length` bits long: 0 for SEQ_LEN, each shorter next."""
@@ -148,8 +110,10 @@ def length_offset(length, seq_len):
 
 
 def all_strings(seq_len, seed, min_len=None):
-    """Every string of min_len (or seq_len) to seq_len bits once, as int32 codes, shuffled."""
-    total = 2 ** (seq_len + 1) - 2 ** (min_len or seq_len)
+    """Every string of min_len (None: seq_len) to seq_len bits once, as int32 codes, shuffled."""
+    if min_len is None:
+        min_len = seq_len
+    total = 2 ** (seq_len + 1) - 2 ** min_len
     rng = np.random.default_rng(seed)
     return rng.permutation(np.arange(total, dtype=np.int32))
 
@@ -183,9 +147,8 @@ def bits_and_labels(codes, seq_len):
 
 
 def split(numbers, num_examples, validation_examples=0, counts=None, seed=0):
-    """Split the shuffled strings into (train, validation, test): the first num_examples,
-    the next validation_examples, and the rest. Given each string's count (SAMPLING
-    "counts"), the training strings are as many of each count, a rare count's repeated."""
+    """Split the shuffled strings into (train, validation, test), in that order; given each
+    string's count (SAMPLING "counts"), train on as many of each, a rare count's repeated."""
     if counts is None:
         ends = [0, num_examples, num_examples + validation_examples, len(numbers)]
         return tuple(numbers[a:b] for a, b in zip(ends, ends[1:]))
@@ -207,24 +170,20 @@ def make_cell(kind, num_hidden):
     return tf1.nn.rnn_cell.BasicRNNCell(num_hidden)
 
 
-def build_model(settings, data=None, target=None, lengths=None,
-                dynamic_rnn=tf1.nn.dynamic_rnn):
-    """The tutorial's graph, line for line and in its order; returns its tensors by name.
-    `data` and `target` (and `lengths`) are placeholders unless the loop in the graph gives
-    them. The speed settings may pass a stand-in for dynamic_rnn; every other line runs as
-    written, the optimizer's too."""
+def build_model(settings, dynamic_rnn=tf1.nn.dynamic_rnn):
+    """The tutorial's graph, line for line and in its order; returns its tensors by name. The
+    speed settings may pass a stand-in for dynamic_rnn; every other line runs as written."""
     seq_len, num_hidden, head = settings.seq_len, settings.num_hidden, settings.head
     num_classes = seq_len + 1  # a string holds 0, 1, ..., seq_len ones
     # Glorot-uniform kernels (TF1's default) drawn from SEED alone, whatever else is built
     glorot = tf1.glorot_uniform_initializer(seed=settings.seed)
-    with tf1.variable_scope("model", reuse=tf1.AUTO_REUSE, initializer=glorot):
-        if data is None:
-            # (batch, SEQ_LEN, 1): one bit per time step
-            data = tf1.placeholder(tf.float32, [None, seq_len, 1], name="data")
-        if target is None:
-            # (batch, SEQ_LEN + 1): one-hot, a 1 at the string's count of ones
-            target = tf1.placeholder(tf.float32, [None, num_classes], name="target")
-        if lengths is None and (settings.min_len or seq_len) < seq_len:
+    with tf1.variable_scope("model", initializer=glorot):
+        # (batch, SEQ_LEN, 1): one bit per time step
+        data = tf1.placeholder(tf.float32, [None, seq_len, 1], name="data")
+        # (batch, SEQ_LEN + 1): one-hot, a 1 at the string's count of ones
+        target = tf1.placeholder(tf.float32, [None, num_classes], name="target")
+        lengths = None
+        if settings.min_len < seq_len:
             # (batch,): each string's own length; its bits after that are padding, zeros
             lengths = tf1.placeholder(tf.int32, [None], name="lengths")
 
@@ -317,46 +276,30 @@ def counts_from(prediction, head):
 def build_graph(settings=None, probe=False, **changes):
     """The tutorial's model in a tf.Graph of its own, and the speed settings' work beside it;
     `notes`: a line for each speed setting that stepped aside for an edited line."""
-    settings = Settings(**{**(vars(settings) if settings else {  # the block's, as they stand
-        name.lower(): globals()[name] for name, _ in read_settings_block()}), **changes})
-    settings.min_len = settings.min_len or settings.seq_len  # 0: every string SEQ_LEN long
-    notes, stood_in = [], learning_code()[1]
-    plain = settings.unroll == "dynamic" and settings.towers == 1
-    if not plain and stood_in[RNN_CALL] != AS_SHIPPED[RNN_CALL]:
-        notes.append("Speed: the dynamic_rnn line of build_model() is not as shipped (an "
-                     "edit?), so it runs as written: UNROLL and TOWERS stand aside.")
-        plain = True
-    rnn = tf1.nn.dynamic_rnn if plain else fast_rnn(settings.unroll, settings.towers)
-    looped = settings.steps_per_run > 1
-    if looped and stood_in[LOOP] != AS_SHIPPED[LOOP]:
-        notes.append("Speed: train_epoch() or what it uses is not as shipped (an edit?), so it "
-                     "runs as written, one session.run per batch: STEPS_PER_RUN stands aside.")
-        looped = False
+    if settings is None:  # the block's, as they stand, with the changes
+        settings = parse_settings([], **changes)
+    settings = Settings(**{**vars(settings), **changes})
+    notes = []
+    rnn = tf1.nn.dynamic_rnn
+    if settings.unroll != "dynamic" or settings.towers > 1:
+        rnn = fast_rnn(settings.unroll, settings.towers, notes)
     graph = tf.Graph()
     with graph.as_default():
         tf1.set_random_seed(settings.seed)
-        made = []  # the variables the loop's copy of the model makes, in order
-        with tf1.variable_creator_scope(recorded_in(made)):
-            # The loop first: variables made in it are read afresh at every step, not once a run
-            loop = build_training_loop(settings, rnn) if looped else None
-        sharing = contextlib.nullcontext()
-        if loop is not None:  # the model again, fed by placeholders (grading, prediction):
-            # it takes the loop's variables, Adam's too, instead of making its own
-            sharing = tf1.variable_creator_scope(handed_back(made_anew(made)))
-        with sharing, tf1.variable_scope(tf1.get_variable_scope(), reuse=tf1.AUTO_REUSE):
-            model = build_model(settings, dynamic_rnn=rnn)
+        model = build_model(settings, rnn)
         tree = build_prefix_tree(model, settings) if settings.grading == "tree" else None
-        probe = build_state_probe(model, settings.seq_len) if probe else None
+        states = build_state_probe(model, settings.seq_len) if probe else None
         init = tf1.global_variables_initializer()
-        # Every variable, Adam's moments too: a continued run steps as an unbroken one would
-        saver = tf1.train.Saver(max_to_keep=None)
-        # True while every weight (and Adam's moments) is a number: a save checks it first.
-        with tf.name_scope("checks"):
+        # Every variable, Adam's moments too: a continued run steps as an unbroken one would.
+        # The newest two saves are kept (see "Runs and checkpoints"), named relative to them.
+        saver = tf1.train.Saver(max_to_keep=2, save_relative_paths=True)
+        with tf.name_scope("checks"):  # True while every variable is a number: saves check it
             finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(variable))
-                                    for variable in tf1.global_variables()])
+                                    for variable in tf1.global_variables()
+                                    if variable.dtype.base_dtype.is_floating])
     graph.finalize()  # from here on, adding a node by accident is an error
-    return SimpleNamespace(graph=graph, model=model, loop=loop, tree=tree, probe=probe,
-                           init=init, saver=saver, finite=finite, settings=settings,
+    return SimpleNamespace(graph=graph, model=model, tree=tree, probe=states, init=init,
+                           saver=saver, finite=finite, settings=settings,
                            seq_len=settings.seq_len, notes=notes)
 
 
@@ -369,31 +312,33 @@ def new_session(net):
 
 # --- Training: the tutorial's batch loop, and the epoch loop ---------------------------------
 
-def train_epoch(session, net, numbers, batch_size):
-    """One pass over the training strings, an Adam step per batch. Returns the loss per
-    string, the share of strings counted wrong, and the number of steps."""
+def train_epoch(session, net, inputs, batch_size):
+    """One pass over the training strings' (bits, labels, lengths), an Adam step per batch:
+    (the loss per string, the share of strings counted wrong, the number of steps)."""
     model = net.model
+    bits, labels, lengths = inputs
     total_loss, total_wrong, steps = 0.0, 0, 0
-    for start in range(0, len(numbers), batch_size):
-        inp, out, lengths = bits_and_labels(numbers[start:start + batch_size], net.seq_len)
-        _, loss, mistakes = session.run([model.minimize, model.cross_entropy, model.mistakes],
-                                        feed(model, inp, out, lengths))
+    for start in range(0, len(bits), batch_size):
+        inp, out = bits[start:start + batch_size], labels[start:start + batch_size]
+        _, loss, mistakes = session.run(
+            [model.minimize, model.cross_entropy, model.mistakes],
+            feed(model, inp, out, lengths[start:start + batch_size]))
         total_loss += float(loss)
         total_wrong += int(mistakes.sum())
         steps += 1
-    return total_loss / len(numbers), total_wrong / len(numbers), steps
+    return total_loss / len(bits), total_wrong / len(bits), steps
 
 
-def train(session, net, settings, data, first_epoch, saves, log, say, ctrl_c):
-    """The tutorial's epoch loop, on to EPOCHS: a line per epoch, a grading every EVAL_EVERY
-    and a save every SAVE_EVERY epochs. After Ctrl-C the epoch is saved and Stopped raised."""
+def train(session, net, settings, data, run, log, say, ctrl_c):
+    """The tutorial's epoch loop, on from the run's last save to EPOCHS: a line per epoch, a
+    grading and a save every so often; after Ctrl-C, the epoch saved, Stopped raised."""
     epochs = 0 if settings.cell == "handwired" else settings.epochs  # set, not trained
+    first_epoch = (run.last or 0) + 1
     width, step_times, training_time, epoch = len(str(epochs)), [], 0.0, first_epoch - 1
-    run_epoch = epoch_runner(net)  # train_epoch(), or with STEPS_PER_RUN its steps in the graph
     with ctrl_c:
         while epoch < epochs and not ctrl_c.pressed:
             started = time.perf_counter()
-            loss, error, steps = run_epoch(session, net, data.train, settings.batch_size)
+            loss, error, steps = train_epoch(session, net, data.inputs, settings.batch_size)
             epoch += 1
             seconds = time.perf_counter() - started
             training_time += seconds
@@ -406,7 +351,7 @@ def train(session, net, settings, data, first_epoch, saves, log, say, ctrl_c):
             if not np.isfinite(loss):  # diverged: stop before it is saved anywhere
                 raise Stopped(f"The loss became {loss} at epoch {epoch}: training diverged "
                               f"(LEARNING_RATE {settings.learning_rate:g} may be too large); "
-                              f"{what_is_kept(saves.folder)}.", 1)
+                              f"{what_is_kept(run.folder)}.", 1)
             if (epoch % settings.eval_every == 0 and not ctrl_c.pressed
                     and (epoch < epochs or data.watched != "test")):
                 wrong = int(wrong_in(session, net, data.watch, say).sum())
@@ -416,13 +361,13 @@ def train(session, net, settings, data, first_epoch, saves, log, say, ctrl_c):
                     + sample_answer(session, net, settings.sample))
                 log.graded(epoch, data.watched, wrong, len(data.watch))
             if epoch % settings.save_every == 0:
-                saves.save(session, net, epoch, training_time)
+                save(session, net, run, epoch, log.gradings, training_time)
         if epoch >= first_epoch or not ctrl_c.pressed:  # the end, or the epoch Ctrl-C let finish
-            saves.save(session, net, epoch, training_time)
+            save(session, net, run, epoch, log.gradings, training_time)
     if ctrl_c.pressed:
-        kept = f"saved in {saves.folder}{os.sep}; run the same command to continue"
-        if saves.last is None:  # nothing saved by this run
-            kept = what_is_kept(saves.folder)
+        kept = f"saved in {run.folder}{os.sep}; run the same command to continue"
+        if run.last is None:  # nothing saved
+            kept = what_is_kept(run.folder)
         raise Stopped(f"stopped by {ctrl_c.pressed} after epoch {epoch} of {epochs}; {kept}.",
                       ctrl_c.status)
     return epoch, training_time
@@ -488,9 +433,8 @@ def predict(session, net, strings):
 
 
 def report(session, net, settings, test, epoch, say, gradings=()):
-    """Grade every test string and print the curve of the gradings, the tutorial's last line
-    (with the number wrong), the errors by count and the sample's answer. Returns the number
-    wrong."""
+    """Grade every test string; print the gradings' curve, the tutorial's last line, the
+    errors by count and the sample's answer. Returns the number wrong."""
     seq_len = settings.seq_len
     wrong = wrong_in(session, net, test, say)
     points = [(at, 100 * wrong_then / of) for at, _, wrong_then, of in gradings]
@@ -527,10 +471,33 @@ def report(session, net, settings, test, epoch, say, gradings=()):
 
 # --- The run ---------------------------------------------------------------------------------
 
-def train_and_report(settings, heading, folder, saved, lock, log_dir):
-    """One run: say `heading`, make the data, train (on from `saved`), grade and report.
-    Returns the number of test strings wrong, or raises Stopped. If printing fails (a closed
-    pipe, a full disk), the run stops after its epoch as with Ctrl-C."""
+def make_data(settings, say):
+    """The strings, split, with the training strings' bits and labels made once: the data a
+    run trains on (`inputs`) and grades (`watch`: validation strings if any, else the test)."""
+    started = time.perf_counter()
+    seq_len, min_len = settings.seq_len, settings.min_len
+    strings = all_strings(seq_len, settings.seed, min_len)
+    counts = ones_in(strings, seq_len) if settings.sampling == "counts" else None
+    train_set, valid, test = split(strings, settings.num_examples, settings.validation_examples,
+                                   counts, settings.seed)
+    data = SimpleNamespace(inputs=bits_and_labels(train_set, seq_len), test=test, watch=test,
+                           watched="test")
+    held_out = ""
+    different = len(np.unique(train_set))  # fewer if SAMPLING "counts" repeated some
+    if different < len(train_set):
+        held_out += f" ({different:,} different)"
+    if len(valid):  # training is watched on them; else, the tutorial's way, on the test set
+        held_out += f", {len(valid):,} for validation"
+        data.watch, data.watched = valid, "validation"
+    bits = f"{seq_len}" if min_len == seq_len else f"{min_len} to {seq_len}"
+    say(f"Data: {len(strings):,} strings of {bits} bits, {len(train_set):,} for training"
+        f"{held_out} and {len(test):,} for testing ({time.perf_counter() - started:.2f}s)")
+    return data
+
+
+def train_and_report(settings, log_dir=""):
+    """One run: build the graph, open its folder, make the data, train, grade and report (the
+    number wrong), or raise Stopped; an output that fails stops it after its epoch."""
     ctrl_c = CtrlC()
 
     def say(line):
@@ -542,57 +509,44 @@ def train_and_report(settings, heading, folder, saved, lock, log_dir):
             ctrl_c.press(f"its output failing ({reason(problem)})")
 
     started = time.perf_counter()
-    say(heading)
-    seq_len, min_len = settings.seq_len, settings.min_len or settings.seq_len
-    strings = all_strings(seq_len, settings.seed, min_len)
-    train_set, valid, test = split(strings, settings.num_examples, settings.validation_examples,
-                                   ones_in(strings, seq_len) if settings.sampling == "counts"
-                                   else None, settings.seed)
-    held_out = ""
-    different = len(np.unique(train_set))  # fewer if SAMPLING "counts" repeated some
-    if different < len(train_set):
-        held_out += f" ({different:,} different)"
-    # Training is watched on the validation strings, if any, else (the tutorial's way) the test
-    data = SimpleNamespace(train=train_set, watch=test, watched="test")
-    if len(valid):
-        held_out += f", {len(valid):,} for validation"
-        data.watch, data.watched = valid, "validation"
-    bits = f"{seq_len}" if min_len == seq_len else f"{min_len} to {seq_len}"
-    say(f"Data: {len(strings):,} strings of {bits} bits, {len(train_set):,} for training"
-        f"{held_out} and {len(test):,} for testing ({time.perf_counter() - started:.2f}s)")
-    net = build_graph(settings)
-    for note in net.notes:
-        say(note)
-    first = saved["epoch"] + 1 if saved else 1
-    log = Scalars(log_dir, net.graph, settings, first, saved)
-    saves = Saves(settings, folder, lock, saved, log)
-    with new_session(net) as session:
-        if saved:
-            restore(saved, session, net)
-        elif settings.cell == "handwired":
-            set_handwired(session, net)
-        try:
-            epoch, training_time = train(session, net, settings, data, first, saves, log, say,
-                                         ctrl_c)
-            wrong = report(session, net, settings, test, epoch, say, log.gradings)
-            log.graded(epoch, "test", wrong, len(test))
-            log.add(epoch, training_seconds=training_time)
-            saves.save(session, net, epoch, training_time)  # the record keeps the test grading
-        finally:
-            log.write(close=True)
+    net = build_graph(settings)  # before the folder: an edit that cannot build leaves none
+    with opened_run(settings) as run:  # the run's folder, locked, and what it holds
+        say(run.heading)
+        data = make_data(settings, say)
+        for note in net.notes:
+            say(note)
+        log = Scalars(log_dir, net.graph, settings, (run.last or 0) + 1, run.saved)
+        with new_session(net) as session:
+            if run.saved:
+                restore(run.saved, session, net)
+            elif settings.cell == "handwired":
+                set_handwired(session, net)
+            try:
+                epoch, training_time = train(session, net, settings, data, run, log, say,
+                                             ctrl_c)
+                wrong = report(session, net, settings, data.test, epoch, say, log.gradings)
+                log.graded(epoch, "test", wrong, len(data.test))
+                log.add(epoch, training_seconds=training_time)
+                save(session, net, run, epoch, log.gradings, training_time)  # with this grading
+            finally:
+                log.write(close=True)
     say(f"Total time {duration(time.perf_counter() - started)}, of which training "
         f"{training_time:.1f}s")
     if ctrl_c.pressed:  # while it reported, after training
-        raise Stopped(f"stopped by {ctrl_c.pressed} after training; {what_is_kept(folder)}.", 1)
+        raise Stopped(f"stopped by {ctrl_c.pressed} after training; "
+                      f"{what_is_kept(run.folder)}.", 1)
+    if run.folder:
+        say(placing(settings, run.folder))
     return wrong
 
 
 def main(argv=None):
     """Run the script with the command line argv (sys.argv's if None). Returns the exit
-    status: 0, 2 for a setting it cannot run with, a stop signal's (STOPS: 130 after Ctrl-C),
-    or 1."""
-    lock = folder = None
-    escape_what_the_output_cannot_encode()
+    status: 0, 2 for a setting it cannot run with, a stop signal's (STOPS), or 1."""
+    folder = None  # the run's, while it trains
+    for stream in (sys.stdout, sys.stderr):  # a character the output lacks is an escape (a
+        if hasattr(stream, "reconfigure"):  # folder named 检查 on cp1252: \\u68c0\\u67e5)
+            stream.reconfigure(errors="backslashreplace")
     tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
     warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
     handlers = {number: signal.signal(number, stop_now) for number in STOPS}  # put back at the end
@@ -602,31 +556,18 @@ def main(argv=None):
         block = read_settings_block()  # the settings block as written, read once a run
         settings = parse_settings(argv, block)
         check_settings(settings)
-        log = ""  # the run's own TensorBoard folder, if it logs
-        if settings.predict is None and not settings.runs and settings.log_dir:
-            log = log_folder(settings, block)
-        settings.min_len = settings.min_len or settings.seq_len  # 0 means SEQ_LEN
-        with constants_set_to(settings, block):  # (log: named from the block as written)
-            if log:
-                check_writable("LOG_DIR", log)
+        written = parse_settings([], block)  # the block's own values: logs are named by changes
+        with constants_set_to(settings, block):
             if settings.predict is not None:
                 predict_saved(settings)
             elif settings.inspect is not None:
-                inspect_saved(settings, log)
+                inspect_saved(settings, log_folder(settings, written))
             elif settings.runs:
                 list_runs(settings)
             else:
-                saved = aside = None
-                if settings.checkpoint_dir:  # one run per folder, locked before it is read
+                if settings.checkpoint_dir:
                     folder = run_folder(settings)
-                    check_writable("CHECKPOINT_DIR", folder)
-                    lock = lock_folder(folder)
-                    saved = save_to_continue(folder, settings)
-                    aside = check_folder(folder, saved, settings.fresh)
-                train_and_report(settings, first_line(settings, folder, saved, aside), folder,
-                                 saved, lock, log)
-                if folder:
-                    print(placing(settings, folder))
+                train_and_report(settings, log_folder(settings, written))
     except SettingError as problem:
         complain(problem)
         return 2
@@ -636,30 +577,33 @@ def main(argv=None):
     except (KeyboardInterrupt, OSError) as problem:  # outside training: nothing half-written
         return stopped_by(problem, folder)
     finally:
-        if lock is not None:
-            lock.close()  # the end of this run: another may train in the folder now (on
-            lock.release()  # Windows, filelock removes its file once nothing holds it open)
         for number, handler in handlers.items():
             signal.signal(number, handler)
     return 0
 
 
 # =============================================================================================
-# Above: the tutorial's script. Below: the machinery it calls, in this order: speed,
-# inspection (--inspect), the hand-set cell, the command line, runs and checkpoints, Ctrl-C
-# and logging, systems. None of it changes what the lines above compute.
+# Above: the tutorial's script. Below: the machinery it calls, in this order: speed, the
+# saved model asked (--predict, --inspect), the hand-set cell, the command line, runs and
+# checkpoints, Ctrl-C and logging, systems. None of it changes what the lines above compute.
 # =============================================================================================
 
 
 # --- Speed: each piece wraps the tutorial's model; its setting switches it off ---------------
 # None changes what is computed but for float32 rounding (tests/test_same_learning.py), nor
-# skips a line of build_model: UNROLL and TOWERS stand in for the dynamic_rnn call; with
-# STEPS_PER_RUN the batch loop runs in the graph; GRADING "tree" shares prefixes' work.
+# skips a line of build_model or train_epoch: UNROLL and TOWERS stand in for the dynamic_rnn
+# call alone; GRADING "tree" shares prefixes' work. Each checks itself and steps aside, in a
+# line, where an edit leaves it standing in for something else.
 
-def fast_rnn(unroll, towers):
-    """A stand-in for tf1.nn.dynamic_rnn, the same val and state faster: `towers` parts side by
-    side, "static" unrolled; val made time first, so its transposes cancel build_model's."""
-    def rnn(cell, data, sequence_length=None, dtype=tf.float32):
+def fast_rnn(unroll, towers, notes):
+    """A stand-in for tf1.nn.dynamic_rnn, the same val and state faster: `towers` parts side
+    by side, "static" unrolled. A call with other arguments (an edit) is dynamic_rnn's own."""
+    def rnn(cell, data, *more, sequence_length=None, dtype=None, **named):
+        if more or named or dtype != tf.float32:
+            notes.append("Speed: build_model() calls dynamic_rnn with arguments UNROLL and "
+                         "TOWERS do not stand in for (an edit?), so it runs as written.")
+            return tf1.nn.dynamic_rnn(cell, data, *more, sequence_length=sequence_length,
+                                      dtype=dtype, **named)
         size = tf.shape(data)[0]
         bounds = [size * k // towers for k in range(towers + 1)]
         vals, states = [], []  # per part: (SEQ_LEN, part, hidden), the state after it
@@ -689,111 +633,15 @@ def unrolled(cell, bits, lengths, dtype):
     state = cell.zero_state(tf.shape(bits[0])[0], dtype)
     outputs = []
     with tf1.variable_scope("rnn") as scope:  # the variables' names of static_rnn's
-        for time, bit in enumerate(bits):
-            if time > 0:
+        for step, bit in enumerate(bits):
+            if step > 0:
                 scope.reuse_variables()
             output, new_state = cell(bit, state)
-            ended = (time >= lengths)[:, None]  # (part, 1): this bit is past the string's end
+            ended = (step >= lengths)[:, None]  # (part, 1): this bit is past the string's end
             outputs.append(tf.where(ended, tf.zeros_like(output), output))
             state = tf.nest.map_structure(lambda old, new: tf.where(ended, old, new), state,
                                           new_state)
     return outputs, state
-
-
-def bits_and_labels_in_graph(codes, seq_len):
-    """bits_and_labels() as TensorFlow operations on an int32 tensor of codes."""
-    starts = length_offset(np.arange(seq_len - 1, 0, -1), seq_len)  # lengths seq_len - 1..1
-    shorter = tf.cast(codes[:, None] >= tf.constant(starts, tf.int32)[None, :], tf.int32)
-    lengths = seq_len - tf.reduce_sum(shorter, 1)                          # (n,)
-    numbers = codes - (2 ** (seq_len + 1) - tf.bitwise.left_shift(1, lengths + 1))
-    shifts = lengths[:, None] - 1 - tf.range(seq_len)                      # high bit first
-    bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(numbers[:, None],
-                                                         tf.maximum(shifts, 0)), 1)
-    bits = tf.where(shifts >= 0, bits, 0)                                  # padding: zeros
-    counts = tf.cast(tf.raw_ops.PopulationCount(x=numbers), tf.int32)      # ones per string
-    labels = tf.one_hot(counts, seq_len + 1, dtype=tf.float32)             # (n, seq_len + 1)
-    return tf.cast(bits, tf.float32)[:, :, None], labels, lengths          # (n, seq_len, 1)
-
-
-def build_training_loop(settings, rnn):
-    """train_epoch()'s batch loop as a tf.while_loop, one minimize after another, its batches
-    made as bits_and_labels() makes them (build_graph checks that both are as shipped)."""
-    seq_len = settings.seq_len
-    mixed = settings.min_len < seq_len  # strings of several lengths
-    with tf.name_scope("train"):
-        strings = tf1.placeholder(tf.int32, [None], name="strings")  # (n,)
-        batch_size = tf1.placeholder(tf.int32, [], name="batch_size")  # ()
-        all_bits, all_labels, all_lengths = bits_and_labels_in_graph(strings, seq_len)
-
-        def step(number, losses, wrong):
-            batch = slice(number * batch_size, (number + 1) * batch_size)
-            data, target, lengths = all_bits[batch], all_labels[batch], all_lengths[batch]
-            model = build_model(settings, data, target, lengths if mixed else None, rnn)
-            with tf.control_dependencies([model.minimize]):
-                return (number + 1, losses.write(number, model.cross_entropy),
-                        wrong + tf.reduce_sum(tf.cast(model.mistakes, tf.int64)))
-
-        num_steps = (tf.size(strings) + batch_size - 1) // batch_size  # the last may be short
-        _, losses, wrong = tf1.while_loop(
-            lambda number, *_: number < num_steps, step,
-            [tf.constant(0), tf.TensorArray(tf.float32, size=num_steps),
-             tf.constant(0, tf.int64)],
-            parallel_iterations=1)  # one step at a time, each after the last one's update
-        step_losses = losses.stack()  # (steps,)
-    return SimpleNamespace(strings=strings, batch_size=batch_size, step_losses=step_losses,
-                           wrong=wrong)
-
-
-def train_epoch_in_graph(session, net, numbers, batch_size):
-    """train_epoch() with its batches looped in the graph, STEPS_PER_RUN per session.run."""
-    total_loss, total_wrong, steps = 0.0, 0, 0
-    chunk = batch_size * net.settings.steps_per_run
-    for start in range(0, len(numbers), chunk):
-        losses, wrong = session.run([net.loop.step_losses, net.loop.wrong],
-                                    {net.loop.strings: numbers[start:start + chunk],
-                                     net.loop.batch_size: batch_size})
-        for loss in losses:  # one by one, as the tutorial's loop adds them up
-            total_loss += float(loss)
-        total_wrong += int(wrong)
-        steps += len(losses)
-    return total_loss / len(numbers), total_wrong / len(numbers), steps
-
-
-def epoch_runner(net):
-    """The batch loop a run uses: train_epoch(), or its steps looped in the graph."""
-    if net.loop is None:
-        return train_epoch
-    return train_epoch_in_graph
-
-
-def recorded_in(made):
-    """A variable creator that makes each variable as usual and adds it to the list `made`."""
-    def creator(next_creator, **kwargs):
-        made.append(next_creator(**kwargs))
-        return made[-1]
-    return creator
-
-
-def made_anew(made):
-    """The variables of `made` that a second build_model() makes again: all but those of
-    tf1.get_variable, which it finds by name instead (Adam's slots, a tf.Variable)."""
-    anew = []
-    for variable in made:
-        with tf1.variable_scope(tf1.get_variable_scope(), reuse=True):
-            try:
-                tf1.get_variable(variable.op.name, dtype=variable.dtype.base_dtype)
-            except ValueError:
-                anew.append(variable)
-    return anew
-
-
-def handed_back(variables):
-    """A variable creator that makes none: each call gets the next of `variables`, in order."""
-    waiting = iter(variables)
-
-    def creator(next_creator, **kwargs):
-        return next(waiting)
-    return creator
 
 
 def step_layers(layers, inputs, state):
@@ -850,6 +698,8 @@ def each_prefix(session, net, fetch):
     slots = tf.nest.flatten(net.tree.prefix)
     for i in range(len(tops[0])):
         yield i, session.run(fetch, {slot: top[i:i + 1] for slot, top in zip(slots, tops)})
+
+
 TREE_CHECK = 1000  # strings on which each grading by tree checks itself against build_model
 
 
@@ -888,9 +738,20 @@ def wrong_by_tree(session, net, sample):
     return wrong if same else None
 
 
-# --- Inspection: what the cell's state does while it counts (--inspect) ----------------------
+# --- The saved model asked: --predict, and --inspect, what the cell's state does as it counts -
 # An LSTM's cell state c is not squashed between steps, so a unit of c can step up for each
 # 1 and hold for each 0; the probe keeps every state, find_counters() finds such units.
+
+def predict_saved(settings):
+    """--predict: print the saved model's answer for each string, without training."""
+    with saved_model(settings, "--predict") as (net, session):
+        answers = predict(session, net, settings.predict)
+    counts = counts_from(answers, net.model.head)
+    for string, answer, count in zip(settings.predict, answers, counts):
+        given = f"probability {answer[count]:.3f}" if net.model.head == "softmax" else (
+            f"output {answer:.3f}")
+        print(f"{string} predicted count {count} ({given}), true count {string.count('1')}")
+
 
 def build_state_probe(model, seq_len):
     """The cells stepped bit by bit: parts {"c1", "h1", ...: (n, seq_len, hidden)}, the state
@@ -1011,7 +872,7 @@ def inspection_rows(string, parts, guesses, found, ranges, shown=3):
 
 def inspect_saved(settings, log=None):
     """--inspect: find the units that count, show them bit by bit (and log_states)."""
-    with saved_model(settings, settings.inspect, "--inspect", probe=True) as (net, session):
+    with saved_model(settings, "--inspect", probe=True) as (net, session):
         answers = predict(session, net, settings.inspect)
         rng = np.random.default_rng(settings.seed)
         sample = rng.choice(2 ** net.seq_len, min(INSPECT_SAMPLE, 2 ** net.seq_len),
@@ -1099,9 +960,45 @@ def set_handwired(session, net):
 
 # --- The command line: made from the settings block, so --help says what it says -------------
 
+class SettingError(ValueError):
+    """A setting a user gave that the script cannot run with."""
+
+
+class Stopped(Exception):
+    """A run that stops early. Its two arguments: the sentence that says what is kept, and
+    the exit status (a signal's, from STOPS: 130 after Ctrl-C; 1 for anything else)."""
+
+
+class Settings(SimpleNamespace):
+    """One run's settings, each under its name in lower case. Asking for one that the
+    settings block no longer has raises a SettingError that says to put it back."""
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise SettingError(f"{name.upper()} is missing from the settings block; put it back.")
+
+
+MAX_SEQ_LEN = 24  # 2**24 strings is the most this script will generate
+CELLS = ("lstm", "gru", "rnn", "handwired")
+TARGETS, HEADS, SAMPLINGS = ("last", "every"), ("softmax", "regression"), ("uniform", "counts")
 BLOCK_START, BLOCK_END = "# --- settings:", "# --- end of settings ---"
+# The settings a run may go on with, changed; every other one (yours too) shapes what it learns
+CHANGEABLE = ("EPOCHS", "EVAL_EVERY", "CHECKPOINT_DIR", "SAVE_EVERY", "LOG_DIR", "SAMPLE",
+              "UNROLL", "TOWERS", "GRADING", "EVAL_BATCH")
 OWN_OPTIONS = ("help", "fresh", "predict", "inspect", "runs")  # options that are not settings
-KINDS = {int: "a whole number", float: "a number", str: "text in quotes, like \"lstm\""}
+KINDS = {int: "a whole number", float: "a number", str: "text in quotes, like \"lstm\"",
+         bool: "true or false"}
+SWITCHED = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False,
+            "off": False, "0": False}  # what --name word may say to a True or False setting
+
+
+@functools.cache
+def parsed(path=__file__):
+    """(text, module) of the file at path, read once, past a byte-order mark as Python reads."""
+    with open(path, encoding="utf-8-sig") as source:
+        text = source.read()
+    return text, ast.parse(text)
 
 
 @functools.cache
@@ -1139,24 +1036,24 @@ def read_settings_block(path=__file__):
 
 def option_type(name, value):
     """An argparse type for a setting: a word becomes what the block's `value` is."""
-    if type(value) not in (bool, int, float, str):
+    kind = type(value)
+    if kind not in KINDS:
         raise SettingError(f"{name} in the settings block is {value!r}, but a setting must "
                            "be a number, text in quotes, or True or False.")
 
     def convert(word):
-        if isinstance(value, str):
+        if kind is str:
             return word
-        if isinstance(value, bool) and word.lower() in "true yes on 1 false no off 0".split():
-            return word.lower() in ("true", "yes", "on", "1")
-        if isinstance(value, bool):
-            raise argparse.ArgumentTypeError(f"{name} must be true or false, got {word!r}")
-        for kind in (int, float):  # what the word says: 5_000 is an int, 1e3 a float
+        if kind is bool and word.lower() in SWITCHED:
+            return SWITCHED[word.lower()]
+        for reading in (int, float):  # what the word says: 5_000 is an int, 1e3 a float
             with contextlib.suppress(ValueError):
-                number = kind(word)
-                if type(value) is int and kind is float and number.is_integer():
+                number = reading(word)
+                if kind is int and reading is float and number.is_integer():
                     return int(number)  # 1e3 for a whole-number setting: 1000
-                return number
-        raise argparse.ArgumentTypeError(f"{name} must be {KINDS[type(value)]}, got {word!r}")
+                if kind is not bool:
+                    return number
+        raise argparse.ArgumentTypeError(f"{name} must be {KINDS[kind]}, got {word!r}")
     return convert
 
 
@@ -1167,8 +1064,8 @@ class OneLineParser(argparse.ArgumentParser):
         raise SettingError(message[0].upper() + message[1:] + "; see --help for the options.")
 
 
-def parse_settings(argv, block=None):
-    """Command-line words -> Settings; the block's lines make the options and their defaults."""
+def parse_settings(argv, block=None, **changes):
+    """Command-line words (and changes) -> Settings; the block makes the options and defaults."""
     if block is None:
         block = read_settings_block()
     parser = OneLineParser(
@@ -1190,18 +1087,21 @@ def parse_settings(argv, block=None):
                             default=value, help=meaning or name, **switch)
     parser.add_argument("--fresh", action="store_true", help="start this run over at epoch 1; "
                         "what its folder held is moved into a folder there, before-fresh-N")
-    for option, meaning in (("predict", "print the saved model's count for each string of 0s "
-                             "and 1s"), ("inspect", "find the saved model's units that follow "
-                                         "the count, and show them bit by bit for each string")):
-        parser.add_argument("--" + option, nargs="+", metavar="STRING",
-                            help="do not train: " + meaning)
+    parser.add_argument("--predict", nargs="+", metavar="STRING", help="do not train: print "
+                        "the saved model's count for each string of 0s and 1s")
+    parser.add_argument("--inspect", nargs="+", metavar="STRING", help="do not train: find "
+                        "the saved model's units that follow the count, and show them bit by "
+                        "bit for each string")
     parser.add_argument("--runs", action="store_true", help="do not train: list every run "
                         "kept in CHECKPOINT_DIR, best first, with what differs from these "
                         "settings and this code")
     known, unknown = parser.parse_known_args(argv)
     if unknown:  # argparse words an unknown option in its own way; say it in ours
         raise SettingError(f"Unknown option {unknown[0]!r}; see --help for the options.")
-    return Settings(**vars(known))
+    settings = Settings(**{**vars(known), **changes})
+    if settings.min_len == 0:  # MIN_LEN 0: every string is SEQ_LEN bits long
+        settings.min_len = settings.seq_len
+    return settings
 
 
 @contextlib.contextmanager
@@ -1216,26 +1116,28 @@ def constants_set_to(settings, block):
         globals().update(before)
 
 
-def check_settings(settings, learned_only=False):
-    """Raise SettingError, in one sentence, for the first setting that cannot work; with
-    learned_only, of those a record keeps (not CHANGEABLE's)."""
+def checked(settings, name, kind, fits=lambda value: True, wanted=""):
+    """The setting `name`'s value, if it is of `kind` and fits; else SettingError saying so."""
+    value = getattr(settings, name.lower())
+    if type(value) is not kind and not (kind is float and type(value) is int):
+        raise SettingError(f"{name} is {value!r}, but it must be {KINDS[kind]}.")
+    if kind is int and abs(value) >= 2**31:
+        raise SettingError(f"{name} is {value}, more than the {2**31 - 1:,} it may be.")
+    if not fits(value):
+        raise SettingError(f"{name} is {value!r}, but it must be {wanted}.")
+    return value
+
+
+def check_settings(settings):
+    """Raise SettingError, in one sentence, for the first setting that cannot work."""
     def check(name, kind, fits=lambda value: True, wanted=""):
-        if learned_only and name in CHANGEABLE:
-            return None
-        value = getattr(settings, name.lower())
-        if type(value) is not kind and not (kind is float and type(value) is int):
-            raise SettingError(f"{name} is {value!r}, but it must be {KINDS[kind]}.")
-        if kind is int and abs(value) >= 2**31:
-            raise SettingError(f"{name} is {value}, more than the {2**31 - 1:,} it may be.")
-        if not fits(value):
-            raise SettingError(f"{name} is {value!r}, but it must be {wanted}.")
-        return value
+        return checked(settings, name, kind, fits, wanted)
 
     seq_len = check("SEQ_LEN", int, lambda n: 1 <= n <= MAX_SEQ_LEN, f"from 1 to {MAX_SEQ_LEN}")
-    min_len = check("MIN_LEN", int, lambda n: 0 <= n <= seq_len,
-                    f"from 1 to SEQ_LEN ({seq_len}), or 0 for SEQ_LEN") or seq_len
+    min_len = check("MIN_LEN", int, lambda n: 1 <= n <= seq_len,
+                    f"from 1 to SEQ_LEN ({seq_len}), or 0 for SEQ_LEN")
     total = 2 ** (seq_len + 1) - 2 ** min_len
-    lengths = (f"length {seq_len}" if min_len == seq_len else f"lengths {min_len} to {seq_len}")
+    lengths = f"length {seq_len}" if min_len == seq_len else f"lengths {min_len} to {seq_len}"
     examples = check("NUM_EXAMPLES", int, lambda n: 1 <= n < total,
                      f"from 1 to {total - 1} so that the {total} strings of {lengths} leave at "
                      "least one test string")
@@ -1243,11 +1145,10 @@ def check_settings(settings, learned_only=False):
           f"from 0 to {total - examples - 1} so that at least one test string is left")
     check("SEED", int, lambda n: n >= 0, "0 or more")
     for name in ("NUM_HIDDEN", "NUM_LAYERS", "EPOCHS", "EVAL_EVERY", "SAVE_EVERY", "EVAL_BATCH",
-                 "TOWERS", "STEPS_PER_RUN"):
+                 "TOWERS"):
         check(name, int, lambda n: n >= 1, "1 or more")
     check("LEARNING_RATE", float, lambda x: 0 < x < float("inf"), "a number more than 0")
-    check("BATCH_SIZE", int, lambda n: n <= examples and n >= 1,
-          f"from 1 to NUM_EXAMPLES ({examples})")
+    check("BATCH_SIZE", int, lambda n: 1 <= n <= examples, f"from 1 to NUM_EXAMPLES ({examples})")
     for name, allowed in (("CELL", CELLS), ("TARGET", TARGETS), ("HEAD", HEADS),
                           ("SAMPLING", SAMPLINGS),
                           ("UNROLL", ("static", "dynamic")), ("GRADING", ("tree", "batches"))):
@@ -1258,454 +1159,219 @@ def check_settings(settings, learned_only=False):
     for name, one in (("NUM_LAYERS", 1), ("HEAD", "softmax")):
         check(name, type(one), lambda value: settings.cell != "handwired" or value == one,
               f"{one!r} for CELL 'handwired', one LSTM layer and read-out set by hand")
-    check("SAMPLE", str, lambda word: word and not set(word) - {"0", "1"},
-          "a non-empty string of 0s and 1s")
-    check("CHECKPOINT_DIR", str, lambda path: not set("[*?") & set(path), "a path without [, * "
-          "or ?, which TensorFlow's reader takes for a pattern")
-    for name in ("CHECKPOINT_DIR", "LOG_DIR"):  # TensorFlow would write there, Python here
-        check(name, str, lambda path: "://" not in path, "a folder on this computer, not one "
-              "TensorFlow reaches through a file system of its own (ram://, gs://)")
-        check(name, str, lambda path: not os.path.isfile(path), "a folder, not a file")
-    if not learned_only and settings.checkpoint_dir:  # (a record keeps neither)
-        saves = os.path.abspath(settings.checkpoint_dir) + os.sep
-        check("LOG_DIR", str, lambda path: not path  # "": no logs
-              or not (os.path.abspath(path) + os.sep).startswith(saves),
-              f"outside CHECKPOINT_DIR ({settings.checkpoint_dir!r}), whose folders are runs' "
-              "only")
+    check_places(settings)
     check_machine_limits(settings)
 
 
-# --- Runs and checkpoints --------------------------------------------------------------------
-# Each set of the settings and the code that shape learning has a folder in CHECKPOINT_DIR:
-# TensorFlow's saves there, and a JSON record of those settings, that code and the epoch saved.
+def check_places(settings):
+    """SettingError for a SAMPLE, CHECKPOINT_DIR or LOG_DIR that cannot work."""
+    checked(settings, "SAMPLE", str, lambda word: word and not set(word) - {"0", "1"},
+            "a non-empty string of 0s and 1s")
+    checked(settings, "CHECKPOINT_DIR", str, lambda path: not set("[*?") & set(path),
+            "a path without [, * or ?, which TensorFlow's reader takes for a pattern")
+    for name in ("CHECKPOINT_DIR", "LOG_DIR"):  # TensorFlow would write there, Python here
+        checked(settings, name, str, lambda path: "://" not in path, "a folder on this "
+                "computer, not one TensorFlow reaches through a file system of its own "
+                "(ram://, gs://)")
+        checked(settings, name, str, lambda path: not os.path.isfile(path),
+                "a folder, not a file")
+    if settings.checkpoint_dir:  # a run folder holds a run's files only
+        saves = os.path.abspath(settings.checkpoint_dir) + os.sep
+        checked(settings, "LOG_DIR", str, lambda path: not path  # "": no logs
+                or not (os.path.abspath(path) + os.sep).startswith(saves),
+                f"outside CHECKPOINT_DIR ({settings.checkpoint_dir!r}), whose folders are "
+                "runs' only")
+    for option in ("predict", "inspect", "runs"):  # each reads the runs kept
+        if getattr(settings, option) not in (None, False) and not settings.checkpoint_dir:
+            raise SettingError(f"--{option} reads the runs kept in CHECKPOINT_DIR, but it is "
+                               "empty; give --checkpoint-dir.")
+    for option in ("predict", "inspect"):  # the strings to ask a saved model about
+        for string in getattr(settings, option) or []:
+            if set(string) - {"0", "1"} or not settings.min_len <= len(string) <= settings.seq_len:
+                raise SettingError(f"--{option} was given {string!r}, but the model of these "
+                                   f"settings reads {readable(settings)} of 0s and 1s.")
 
-# The code that shapes what a run learns: these functions, and the functions and constants of
-# this file that they use (the settings block aside: its values are the run's settings).
+
+def readable(settings):
+    """The strings a model of these settings reads: '20-bit strings', 'strings of 1 to 20
+    bits'."""
+    if settings.min_len == settings.seq_len:
+        return f"{settings.seq_len}-bit strings"
+    return f"strings of {settings.min_len} to {settings.seq_len} bits"
+# --- Runs and checkpoints --------------------------------------------------------------------
+# A run's folder, CHECKPOINT_DIR/run-<digits of what shapes its learning>, holds TensorFlow's
+# saves, the run's record and its lock. Four rules keep every save: TensorFlow's Saver deletes
+# only its own saves, the newest two kept (its list is in the record); files are written whole;
+# one run trains in a folder at a time; any fault is one sentence.
+# The code that shapes what a run learns: these functions and the functions and constants they use
 LEARNING_CODE = ("all_strings", "ones_in", "split", "bits_and_labels", "build_model",
                  "train_epoch", "handwired_weights")
+CHECKPOINT_FILE = "count_ones_lstm.json"  # in a run's folder: its record
+LOCK_FILE = "count_ones_lstm.lock"  # in a run's folder: held by the run training there
+CHECKPOINT_FORMAT = 5  # 5: the record carries its own digest and its save's
+FRESH = "give --fresh (which moves what is there aside) or another --checkpoint-dir"
+DAMAGED = (ValueError, LookupError, TypeError, AttributeError, RecursionError)  # a bad record
+DAMAGED_CODES = (tf.errors.UNKNOWN, tf.errors.DATA_LOSS)  # TensorFlow's reader on a bad save
 
 
-# The code the speed settings stand in for, and its digests as shipped: an edit steps them aside
-LOOP = "train_epoch() and what it uses"  # STEPS_PER_RUN's loop makes and steps the same batches
-RNN_CALL = "the dynamic_rnn line"  # build_model's line that UNROLL and TOWERS stand in for
-AS_SHIPPED = {LOOP: "9ea6110304ed", RNN_CALL: "646fd669196d"}
+class OtherRun(SettingError):
+    """A run's folder that holds the record of another run (other settings or code)."""
 
 
-@functools.cache
-def parsed(path=__file__):
-    """(text, module) of the file at path, read once and parsed by Python's own parser."""
-    with open(path, encoding="utf-8") as source:
-        text = source.read()
-    return text, ast.parse(text)
+@contextlib.contextmanager
+def one_sentence(path, saving=None):
+    """The one boundary between a run's files and the user: any fault with them is one sentence
+    of the file and the system's reason (Stopped while saving); only DAMAGED ones get --fresh."""
+    try:
+        yield
+    except SettingError:
+        raise
+    except (OSError, tf.errors.OpError, *DAMAGED) as problem:
+        if saving is not None:
+            raise Stopped(f"Saving epoch {saving} in {path}{os.sep} failed ({reason(problem)}); "
+                          f"{what_is_kept(path)} (fix that, then run the same command to "
+                          "continue).", 1) from None
+        file = getattr(problem, "filename", None) or path
+        if isinstance(problem, DAMAGED) or getattr(problem, "error_code", 0) in DAMAGED_CODES:
+            raise SettingError(f"{file} cannot be read ({reason(problem)}): it is damaged or "
+                               f"incomplete; {FRESH}.") from None
+        raise SettingError(f"{file} cannot be used ({reason(problem)}); fix that, or give "
+                           "another folder.") from None
+
+
+def read_file(path):
+    """A run's file's bytes. A FIFO or device in its place is an error, never waited on."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a plain file", path)
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def write_whole(path, text):
+    """Replace the file at path by text in one step: a temporary file, then os.replace."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8") as out:
+            out.write(text)
+        for _ in range(30):  # for 3 s: Windows refuses while a reader holds the file open
+            with contextlib.suppress(PermissionError):
+                os.replace(temporary, path)
+                return
+            time.sleep(0.1)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):  # it failed: what it wrote goes
+            os.remove(temporary)
 
 
 def digest(node):
-    """12 hex digits drawn from what a piece of code does, not its comments, docstring or
-    spacing: the same after any edit of those, different after any other."""
-    if isinstance(node, ast.FunctionDef):
-        body = node.body[1:] if ast.get_docstring(node) is not None else node.body
-        text = node.name + ast.dump(node.args) + "".join(ast.dump(line) for line in body)
-    else:
-        text = ast.dump(node)
+    """12 hex digits drawn from what code does: not from its comments, docstring or spacing."""
+    text = ast.dump(node)
+    if isinstance(node, ast.FunctionDef):  # its name, arguments and lines, not its docstring
+        lines = node.body[1:] if ast.get_docstring(node) is not None else node.body
+        text = node.name + ast.dump(node.args) + "".join(ast.dump(line) for line in lines)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def uses(node):
-    """The names a piece of code reads that it does not set itself: globals it uses."""
-    names = [part for part in ast.walk(node) if isinstance(part, ast.Name)]
-    own = {part.id for part in names if not isinstance(part.ctx, ast.Load)}
-    own.update(argument.arg for argument in ast.walk(node) if isinstance(argument, ast.arg))
-    return {part.id for part in names if part.id not in own}
 
 
 @functools.cache
 def learning_code(path=__file__):
-    """({name: digest} for the code that shapes what a run learns, as the file reads now,
-    {LOOP and RNN_CALL: digest}, for the code that the speed settings stand in for)."""
+    """{"name()" or "NAME": digest} of LEARNING_CODE and the functions and constants it uses."""
     block = {name for name, _ in read_settings_block(path)}
-    named = {}  # this file's functions and constants (outside the block), by name
+    named = {}
     for node in parsed(path)[1].body:
         if isinstance(node, ast.FunctionDef):
-            named[node.name] = node  # found by its name, recorded as "name()"
+            named[node.name] = node
         elif isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Name) and target.id not in block:
-                    named[target.id] = node
-    def closure(roots):  # {"name()" or "NAME": digest} of roots and all they use
-        found, waiting = {}, [name for name in roots if name in named]
-        while waiting:
-            name = waiting.pop()
-            key = f"{name}()" if isinstance(named[name], ast.FunctionDef) else name
-            if key not in found:
-                found[key] = digest(named[name])
-                waiting += uses(named[name]) & named.keys()
-        return found
-    calls = [line for line in ast.walk(named.get("build_model", ast.Module([], [])))
-             if isinstance(line, ast.Assign) and isinstance(line.value, ast.Call)
-             and isinstance(line.value.func, ast.Name) and line.value.func.id == "dynamic_rnn"]
-    loop = json.dumps(closure(["train_epoch"]), sort_keys=True)
-    stood_in = {LOOP: hashlib.sha256(loop.encode()).hexdigest()[:12],
-                RNN_CALL: digest(calls[0]) if len(calls) == 1 else None}
-    return closure(LEARNING_CODE), stood_in
-CHECKPOINT_FILE = "count_ones_lstm.json"  # in a run's folder: its settings and its epoch
-LOCK_FILE = "count_ones_lstm.lock"  # in a run's folder: held by the run training there
-WRITES_FILE = "count_ones_lstm.saves"  # in a run's folder: which saves there are its own
-ASIDE = re.compile(r"^before-fresh-\d+$")  # in a run's folder: what was there before --fresh
-# TensorFlow's files of save model-N: its index, its data, and either half-written (.tempstate)
-SAVE_FILE = re.compile(r"(model-\d+)\.(index|data-\d{5}-of-\d{5})(\.tempstate\d+)?")
-TEMPORARY = re.compile(r"^(count_ones_lstm\.(json|saves)|checkpoint)\.\d+\.tmp$")  # write_whole's
-CHECKPOINT_FORMAT = 4  # 4: a folder per run, its settings and its code's digests recorded
-ADDED_LATER = {"SAMPLING": "uniform"}  # what a run saved before the setting existed used
-FRESH = "give --fresh (which moves what is there aside) or another --checkpoint-dir"
+            named.update({target.id: node for target in node.targets
+                          if isinstance(target, ast.Name) and target.id not in block})
+    found, waiting = {}, [name for name in LEARNING_CODE if name in named]
+    while waiting:
+        node = named[waiting.pop()]
+        key = f"{node.name}()" if isinstance(node, ast.FunctionDef) else node.targets[0].id
+        if key not in found:
+            found[key] = digest(node)
+            names = [part for part in ast.walk(node) if isinstance(part, ast.Name)]
+            own = {part.id for part in names if not isinstance(part.ctx, ast.Load)}
+            own.update(part.arg for part in ast.walk(node) if isinstance(part, ast.arg))
+            waiting += ({part.id for part in names} - own) & named.keys()  # globals it reads
+    return found
 
 
 def learning_settings(settings):
-    """The settings that shape learning (all but CHANGEABLE), as a record holds them."""
-    values = {name.upper(): value for name, value in vars(settings).items()
-              if name.upper() not in CHANGEABLE and name not in OWN_OPTIONS
-              and ADDED_LATER.get(name.upper(), ...) != value}
-    values["MIN_LEN"] = values["MIN_LEN"] or values["SEQ_LEN"]
-    return {name: int(value) if type(value) is float and value.is_integer() else value
-            for name, value in values.items()}
+    """The settings that shape learning (all but CHANGEABLE), as the block would write them."""
+    values = {name.upper(): int(value) if type(value) is float and value.is_integer() else value
+              for name, value in vars(settings).items()  # 1e3 is the run of 1000
+              if name.upper() not in CHANGEABLE and name not in OWN_OPTIONS}
+    if values["MIN_LEN"] == values["SEQ_LEN"]:  # every string SEQ_LEN long: MIN_LEN 0
+        values["MIN_LEN"] = 0
+    return values
 
 
 def run_folder(settings):
-    """CHECKPOINT_DIR/run-<8 hex digits drawn from learning_settings(settings) and
-    learning_code()>: the folder of the run of these settings and this code."""
-    run = [learning_settings(settings), learning_code()[0]]
+    """CHECKPOINT_DIR/run-<8 hex digits drawn from learning_settings() and learning_code()>."""
+    run = [learning_settings(settings), learning_code()]
     drawn = hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()
     return os.path.join(settings.checkpoint_dir, f"run-{drawn[:8]}")
 
 
-def plain_file(path):
-    """Whether a file is at path; SettingError if a folder, link or FIFO is (never waited on),
-    or if its folder is a file or cannot be read."""
-    folder = os.path.dirname(path) or "."
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        return False
-    except NotADirectoryError:
-        raise SettingError(f"{folder} is a file, where this script keeps a folder; move it away "
-                           "or give another --checkpoint-dir.") from None
-    except PermissionError:
-        raise SettingError(f"{folder}{os.sep} cannot be read (Permission denied); let this "
-                           "script read it, or give another --checkpoint-dir.") from None
-    if not stat.S_ISREG(mode):
-        kind = "a FIFO"
-        if stat.S_ISDIR(mode):
-            kind = "a folder"
-        elif stat.S_ISLNK(mode):
-            kind = "a link"
-        raise SettingError(f"{path} is {kind}, where this script keeps a file; move it away "
-                           "or give another --checkpoint-dir.")
-    return True
+def record_digest(record):
+    """The digest a record carries of itself, so that any edit of it shows."""
+    kept = {key: value for key, value in record.items() if key not in ("digest", "prefix")}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
 
 
-def read_json(path, size=2**20):
-    """The JSON at path (None if no file): ValueError if longer than `size` or nested too deep."""
-    if not plain_file(path):
-        return None
-    try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read(size + 1)
-        return json.loads(text if len(text) <= size else "too long")
-    except OSError as problem:
-        raise SettingError(f"{path} cannot be read ({reason(problem)}).") from None
-    except RecursionError:
-        raise ValueError from None
+def write_record(folder, settings, epoch, history):
+    """Point the record at save model-`epoch` by its index's digest, with settings and code."""
+    index = read_file(os.path.join(folder, f"model-{epoch}.index"))
+    record = {"format": CHECKPOINT_FORMAT, "checkpoint": f"model-{epoch}", "epoch": epoch,
+              "index": hashlib.sha256(index).hexdigest(), "settings": learning_settings(settings),
+              "code": learning_code(), **history}  # history: the Saver's saves, the gradings
+    record["digest"] = record_digest(record)
+    write_whole(os.path.join(folder, CHECKPOINT_FILE), json.dumps(record, indent=1))
 
 
-def read_checkpoint(folder, settings=None):
-    """The record in a run's folder (None if none), checked like the command line."""
+def read_record(folder, settings=None):
+    """A run's record (or None): whole, this script's, its save's; given settings, theirs."""
     path = os.path.join(folder, CHECKPOINT_FILE)
-    try:
-        saved = read_json(path)
-        if saved is None:
+    with one_sentence(path):
+        try:
+            saved = json.loads(read_file(path))
+        except FileNotFoundError:
             return None
-        if not (type(saved["epoch"]) is int and 0 <= saved["epoch"] < 2**31
-                and saved["checkpoint"] == f"model-{saved['epoch']}"
-                and type(saved["settings"]) is dict):
-            raise ValueError
-        if saved.get("format") == CHECKPOINT_FORMAT:  # (the lightest way to run it)
-            if not all(type(text) is str for item in saved["code"].items() for text in item):
-                raise ValueError
-            check_history(saved)
-            recorded = {**ADDED_LATER, **saved["settings"]}  # run the lightest way it can be:
-            lightest = dict(towers=1, unroll="dynamic", eval_batch=1)
-            check_settings(Settings(**lightest, **{
-                name.lower(): value for name, value in recorded.items()}), learned_only=True)
-    except SettingError as problem:
-        if str(problem).startswith((path, folder)):  # about the files, not the settings
-            raise
-        raise SettingError(f"{path} records settings no run can have ({problem}".rstrip(".")
-                           + f"); {FRESH}.") from None
-    except (ValueError, KeyError, TypeError, AttributeError):  # not the shape it should be
-        raise SettingError(f"{path} is not a checkpoint record this script wrote; "
-                           f"{FRESH}.") from None
-    if saved.get("format") != CHECKPOINT_FORMAT:
-        newer = type(saved.get("format")) is int and saved["format"] > CHECKPOINT_FORMAT
-        raise SettingError(f"The model saved in {folder}{os.sep} was written by "
-                           f"{'a newer' if newer else 'an older'} version of this script; "
-                           f"{FRESH}.")
-    if settings is not None:
-        options, edited = differences(saved, settings)
-        if options or edited:
-            raise OtherRun(f"{path} is the record of another run ({in_words(options, edited)}), "
-                           "moved here by hand or edited; move it back, or give another "
-                           "--checkpoint-dir.")
-    saved["prefix"] = os.path.join(folder, saved["checkpoint"])
-    for file in files_of(folder, [saved["checkpoint"]]):
-        plain_file(os.path.join(folder, file))  # a folder, link or FIFO there is refused
-    if not plain_file(os.path.join(folder, saved["checkpoint"] + ".index")):
-        if (read_json(path) or saved)["epoch"] != saved["epoch"]:  # a run there saved anew
-            return read_checkpoint(folder, settings)
-        raise SettingError(f"{path} names the checkpoint {saved['prefix']}, which is missing; "
-                           f"{FRESH}.")
+        if saved["format"] != CHECKPOINT_FORMAT:
+            age = "a newer" if saved["format"] > CHECKPOINT_FORMAT else "an older"
+            raise SettingError(f"The model saved in {folder}{os.sep} was written by {age} "
+                               f"version of this script; {FRESH}.")
+        if saved["digest"] != record_digest(saved):
+            raise ValueError("it was changed after this script wrote it")
+        saved["prefix"] = os.path.join(folder, saved["checkpoint"])
+        files = [saved["prefix"] + part for part in (".index", ".data-00000-of-00001")]
+        if not all(os.path.lexists(file) for file in files):
+            raise ValueError(f"its save, {saved['checkpoint']}, is incomplete")
+        if hashlib.sha256(read_file(files[0])).hexdigest() != saved["index"]:
+            raise ValueError(f"{saved['checkpoint']} is not the save it was written with")
+        read_file(files[1])  # (the system's refusals said before TensorFlow's reader's)
+    options, edited = differences(saved, settings) if settings else ([], [])
+    if options or edited:
+        raise OtherRun(f"{path} is the record of another run ({in_words(options, edited)}), "
+                       "moved here by hand; move it back, or give another --checkpoint-dir.")
     return saved
 
 
-def check_history(saved):
-    """ValueError unless the record's gradings and training time (if it has them) are what
-    Saves writes: [epoch, "test" or "validation", wrong, of] up to its epoch, seconds >= 0."""
-    for grading in saved.setdefault("gradings", []):
-        epoch, strings, wrong, of = grading
-        if not (type(epoch) is int and 0 <= epoch <= saved["epoch"] and type(of) is int
-                and type(wrong) is int and 0 <= wrong <= of and of > 0
-                and strings in ("test", "validation")):
-            raise ValueError
-    seconds = saved.setdefault("training_seconds", None)
-    if seconds is not None and not (type(seconds) in (int, float) and 0 <= seconds < 1e12):
-        raise ValueError
-
-
-def differences(saved, settings):
-    """What makes a saved run other than these settings and this code: ([--option value or
-    block edit per setting], [each function or constant whose code differs])."""
-    def as_set(values):  # a MIN_LEN of SEQ_LEN is what MIN_LEN 0 means
-        if values.get("MIN_LEN") == values.get("SEQ_LEN"):
-            return {**ADDED_LATER, **values, "MIN_LEN": 0}
-        return {**ADDED_LATER, **values}
-    mine, theirs = as_set(learning_settings(settings)), as_set(saved["settings"])
-    options = []
-    for name in [*mine, *(name for name in theirs if name not in mine)]:
-        if name not in theirs:
-            options.append(f"without {name} in the settings block")
-        elif name not in mine:
-            options.append(f"{name} = {theirs[name]!r} in the settings block")
-        elif mine[name] != theirs[name]:
-            options.append(f"--{name.lower().replace('_', '-')} {theirs[name]}")
-    code, their_code = learning_code()[0], saved["code"]
-    return options, sorted(name for name in {*code, *their_code}
-                           if code.get(name) != their_code.get(name))
-
-
-def in_words(options, edited):
-    """differences() as one phrase: '--learning-rate 0.01, build_model() as you had it then'."""
-    words = [" ".join(options)] if options else []
-    if edited:
-        names = " and ".join(", ".join(edited).rsplit(", ", 1))
-        words.append(f"{names} as you had {'it' if len(edited) == 1 else 'them'} then")
-    return ", ".join(words)
-
-
-def kept_runs(settings):
-    """[(name, its record or None, what is wrong with it or "")] for each folder in
-    CHECKPOINT_DIR: a run's, or one it cannot read (damaged, foreign, a newer script's)."""
-    names = []
-    with contextlib.suppress(OSError):  # none, if CHECKPOINT_DIR cannot be listed
-        names = sorted(os.listdir(settings.checkpoint_dir))
-    runs = []
-    for name in names:
-        folder = os.path.join(settings.checkpoint_dir, name)
-        if name.startswith(".") or not os.path.isdir(folder):
-            continue
-        saved, problem = None, f"{folder}{os.sep} is not a folder this script made"
-        if name.startswith("run-"):
-            problem = f"{folder}{os.sep} holds no save yet (training, or stopped early)"
-            try:
-                saved = read_checkpoint(folder)
-            except (SettingError, OSError) as error:
-                problem = str(error).removesuffix(f"; {FRESH}.").rstrip(".")
-        runs.append((name, saved, "" if saved else problem))
-    return runs
-
-
-def other_runs(settings):
-    """The other runs saved in CHECKPOINT_DIR, nearest first: what differs, and their epochs."""
-    runs, own = [], os.path.basename(run_folder(settings))
-    for name, saved, _ in kept_runs(settings):
-        if saved and name != own:
-            options, edited = differences(saved, settings)
-            runs.append((len(options) + len(edited), in_words(options, edited), saved["epoch"]))
-    runs.sort()  # fewest differences first
-    listed = "; ".join(f"{words} (epoch {epoch})" for _, words, epoch in runs[:3])
-    more = f" and {len(runs) - 3} more" if len(runs) > 3 else ""
-    return f"{len(runs)} other run{'s' * (len(runs) > 1)}: {listed}{more}" if runs else ""
-
-
-def last_grading(saved):
-    """A record's last grading of the strings its run watched (validation, if it had some):
-    [epoch, "test" or "validation", wrong, of], or None."""
-    gradings = saved["gradings"]
-    watched = [grading for grading in gradings if grading[1] == "validation"] or gradings
-    if not watched:
-        return None
-    return watched[-1]
-
-
-def ranked_runs(settings):
-    """kept_runs(), best first: by the error at their last grading, then those never graded,
-    then the folders it cannot read."""
-    def rank(run):
-        name, saved, _ = run
-        if not saved:
-            return 2, 0, name
-        grading = last_grading(saved)
-        if grading is None:
-            return 1, 0, name
-        return 0, grading[2] / grading[3], name
-    return sorted(kept_runs(settings), key=rank)
-
-
-def list_runs(settings):
-    """--runs: a row for each folder in CHECKPOINT_DIR, best first: its epoch, its error at its
-    last grading, its training time, and what differs from these settings and this code."""
-    where = f"{settings.checkpoint_dir}{os.sep}"
-    if not settings.checkpoint_dir:
-        raise SettingError("--runs lists the runs kept in CHECKPOINT_DIR, but it is empty; "
-                           "give --checkpoint-dir.")
-    runs = ranked_runs(settings)
-    if not runs:
-        print(f"No runs are kept in {where} yet: each run of this script saves in a folder there.")
-        return
-    own = os.path.basename(run_folder(settings))
-    rows = [("", "epoch", "error", "wrong", "training", "folder", "what differs from now")]
-    for place, (name, saved, problem) in enumerate(runs, 1):
-        if problem:
-            rows.append(("-", "-", "-", "-", "-", name, problem))
-            continue
-        error = wrong = seconds = "-"
-        grading = last_grading(saved)
-        if grading:
-            epoch, strings, wrong, of = grading
-            error = f"{100 * wrong / of:.3f}%"
-            wrong = f"{wrong:,} of {of:,} {strings}"
-            if epoch != saved["epoch"]:  # (a run stopped between two gradings)
-                wrong += f" at epoch {epoch}"
-        if saved["training_seconds"] is not None:
-            seconds = duration(saved["training_seconds"])
-        words = "nothing: these settings and this code"
-        if name != own:
-            words = in_words(*differences(saved, settings))
-        rows.append((str(place), str(saved["epoch"]), error, wrong, seconds, name, words))
-    print(f"Runs kept in {where}, best first (by the error at each one's last grading):")
-    widths = [max(len(row[column]) for row in rows) for column in range(6)]
-    for row in rows:  # numbers to the right, the folder to the left, then what differs
-        shown = [text.rjust(width) for text, width in zip(row[:5], widths)]
-        print("  ".join([*shown, row[5].ljust(widths[5]), row[6]]))
-
-
-def placing(settings, folder):
-    """After a finished run: one line saying where it stands among the runs kept beside it."""
-    where = f"{settings.checkpoint_dir}{os.sep}"
-    runs = [name for name, saved, _ in ranked_runs(settings) if saved]
-    if len(runs) == 1:
-        return f"The first run kept in {where}; once there are more, --runs compares them."
-    if os.path.basename(folder) not in runs:  # (its record was moved away meanwhile)
-        return f"--runs lists the runs kept in {where}."
-    place = runs.index(os.path.basename(folder)) + 1
-    suffix = {1: "st", 2: "nd", 3: "rd"}.get(place % 10, "th")
-    if place % 100 in (11, 12, 13):
-        suffix = "th"
-    return (f"{place}{suffix} of {len(runs)} runs kept in {where} by the error at their last "
-            "grading; --runs lists them.")
-
-
-def files_of(directory, names):
-    """The files TensorFlow wrote for the saves named (SAVE_FILE); never a file of the user's
-    such as model-2.index.bak, which only shares the name."""
-    matches = [SAVE_FILE.fullmatch(file) for file in os.listdir(directory)]
-    return [match.string for match in matches if match and match.group(1) in names]
-
-
-def write_whole(path, text):
-    """Replace the file at path by text in one step (retried for 3 s on Windows)."""
-    temporary = f"{path}.{os.getpid()}.tmp"  # a killed run's is removed by check_folder
-    try:
-        with open(temporary, "w", encoding="utf-8") as out:
-            out.write(text)
-        for _ in range(30):  # Windows refuses while a reader holds the file open
-            with contextlib.suppress(PermissionError):
-                return os.replace(temporary, path)
-            time.sleep(0.1)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
-        raise
-
-
-def own_saves(directory):
-    """The saves WRITES_FILE lists as this script's own, and the one the record named then."""
-    with contextlib.suppress(ValueError, TypeError, AttributeError, KeyError):
-        manifest = read_json(os.path.join(directory, WRITES_FILE)) or {"names": []}
-        return [n for n in manifest["names"] if re.fullmatch(r"model-\d+", n)], manifest["record"]
-    return [], None
-
-
-def forget(directory, keep, names):
-    """Remove the files of the saves named, but keep's; WRITES_FILE names any that stay."""
-    for file in files_of(directory, set(names) - {keep}):
-        with contextlib.suppress(PermissionError):
-            os.remove(os.path.join(directory, file))
-    manifest = os.path.join(directory, WRITES_FILE)
-    if files_of(directory, set(names) - {keep}):
-        write_whole(manifest, json.dumps({"record": keep, "names": sorted(names)}))
-    elif os.path.exists(manifest):
-        os.remove(manifest)
-
-
-def save_checkpoint(session, net, directory, settings, epoch, lock=None, previous=None,
-                    history=None):
-    """Save every variable as of `epoch` (WRITES_FILE naming it first), then point the record
-    and TensorFlow's `checkpoint` at it and remove `previous`; a failed write removes its part."""
-    name = f"model-{epoch}"
-    ours = sorted({*own_saves(directory)[0], name} | ({previous} if previous else set()))
-    try:
-        if not os.path.isdir(directory):  # removed during the run: the save would make it anew
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
-        write_whole(os.path.join(directory, WRITES_FILE),
-                    json.dumps({"record": previous, "names": ours}))
-        net.saver.save(session, os.path.join(directory, "model"), global_step=epoch,
-                       write_meta_graph=False, write_state=False)
-        write_record(directory, settings, epoch, lock, history)
-    except (OSError, ValueError, tf.errors.OpError) as problem:
-        if not os.path.isdir(directory):  # removed during the run (TensorFlow's ValueError)
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT)) from problem
-        forget(directory, previous, ours)  # what was written of the new save, WRITES_FILE
-        raise
-    with contextlib.suppress(OSError):  # for TensorFlow's tools (tf.train.latest_checkpoint)
-        write_whole(os.path.join(directory, "checkpoint"), f'model_checkpoint_path: "{name}"\n'
-                    f'all_model_checkpoint_paths: "{name}"\n')
-    forget(directory, name, ours)
-
-
-def write_record(directory, settings, epoch, lock=None, history=None):
-    """Point the run's record at save model-`epoch`, with its settings, its code's digests and
-    history: its gradings and training time so far (see Saves)."""
-    if lock and not os.path.samestat(os.fstat(lock.fileno()), os.stat(lock.name)):
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))  # the folder made anew
-    write_whole(os.path.join(directory, CHECKPOINT_FILE), json.dumps({
-        "format": CHECKPOINT_FORMAT, "checkpoint": f"model-{epoch}", "epoch": epoch,
-        "settings": learning_settings(settings), "code": learning_code()[0],
-        **(history or {})}, indent=1))
-
-
-def reason(problem):
-    """The short cause of a failed write: 'No space left on device', not a page of it."""
-    text = getattr(problem, "strerror", None) or getattr(problem, "message", "")
-    return (text or type(problem).__name__).strip().split("; ")[-1].split("\n")[0]
+def restore(saved, session=None, net=None):
+    """Read every tensor of the save (checksums checked); given a session, load them there."""
+    with one_sentence(saved["prefix"]):
+        reader = tf.train.load_checkpoint(saved["prefix"])
+        values = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+        if session is None:
+            return
+        for variable in net.graph.get_collection("variables"):
+            name, shape = variable.op.name, variable.shape.as_list()
+            if name not in values or list(values[name].shape) != shape:
+                raise ValueError(f"it has no {name} of the shape {shape} its record describes")
+            variable.load(values[name], session)
+        net.saver.recover_last_checkpoints(  # its list of its saves, as the record keeps it
+            [os.path.join(os.path.dirname(saved["prefix"]), name) for name in saved["saves"]])
 
 
 def what_is_kept(folder):
@@ -1713,125 +1379,100 @@ def what_is_kept(folder):
     if not folder:
         return "nothing is saved, as CHECKPOINT_DIR is empty"
     with contextlib.suppress(SettingError):
-        saved = read_checkpoint(folder)
+        saved = read_record(folder)  # (its save's index checked against the record)
         if saved:
-            restore(saved)
             return f"the last save, epoch {saved['epoch']} in {folder}{os.sep}, is kept as it was"
     return f"{folder}{os.sep} holds no save"
 
 
-def restore(saved, session=None, net=None):
-    """Read every tensor of the save (checksums checked), so damage is named before building;
-    given a session, load those values there, each variable in its recorded shape. Else
-    SettingError. The files are read once, quickly: a run saving beside it removes them soon."""
-    try:
-        reader = tf.train.load_checkpoint(saved["prefix"])
-        values = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
-        if session:
-            for variable in net.graph.get_collection("variables"):
-                name, shape = variable.op.name, variable.shape.as_list()
-                stored = "nothing"
-                if name in values:
-                    stored = list(values[name].shape)
-                if stored != shape:
-                    raise SettingError(f"The checkpoint {saved['prefix']} holds {name} as "
-                                       f"{stored}, not the {shape} its record describes; "
-                                       f"{FRESH}.")
-                variable.load(values[name], session)
-    except (tf.errors.OpError, ValueError, IndexError) as problem:  # the reader's kinds
-        if isinstance(problem, SettingError):
+def save(session, net, run, epoch, gradings=(), training_time=0.0):
+    """Save epoch's weights (never NaN ones; once), then the record, with the run's history."""
+    if not run.folder:
+        return
+    if run.last != epoch and not session.run(net.finite):  # never NaN over a good model
+        raise Stopped(f"The weights stopped being numbers at epoch {epoch} (LEARNING_RATE "
+                      f"{run.settings.learning_rate:g} may be too large); nothing was "
+                      f"saved: {what_is_kept(run.folder)}.", 1)
+    with one_sentence(run.folder, saving=epoch):
+        if run.last != epoch:
+            net.saver.save(session, os.path.join(run.folder, "model"), global_step=epoch,
+                           write_meta_graph=False)
+        write_record(run.folder, run.settings, epoch, {
+            "saves": [os.path.basename(path) for path in net.saver.last_checkpoints],
+            "gradings": gradings[-1000:],  # (the last 1,000: a small file)
+            "training_seconds": round(run.seconds_before + training_time, 1)})
+    run.last = epoch
+
+
+@contextlib.contextmanager
+def opened_run(settings):
+    """The run's folder, made if new and locked while the run lasts, and the record it holds."""
+    run = SimpleNamespace(settings=settings, folder=None, saved=None, last=None, seconds_before=0,
+                          heading="New run, not saved (CHECKPOINT_DIR is empty)")
+    if not settings.checkpoint_dir:
+        yield run
+        return
+    run.folder = run_folder(settings)
+    with one_sentence(run.folder):
+        os.makedirs(run.folder, exist_ok=True)
+    with locked(run.folder):
+        try:  # the record as it is now, under the lock, and its save read whole
+            run.saved = read_record(run.folder, settings)
+            if run.saved and not settings.fresh:
+                restore(run.saved)
+                run.last, run.seconds_before = run.saved["epoch"], run.saved["training_seconds"]
+        except OtherRun:  # refused even with --fresh, which would move that run aside
             raise
-        raise SettingError(f"The checkpoint {saved['prefix']} cannot be read "
-                           f"({type(problem).__name__}): it is damaged or incomplete; "
-                           f"{FRESH}.") from None
+        except SettingError:  # --fresh moves a damaged run aside
+            if not settings.fresh:
+                raise
+        if settings.fresh:
+            run.saved = None
+        aside = check_folder(run.folder, run.saved, settings.fresh)
+        run.heading = first_line(settings, run.folder, run.saved, aside)
+        yield run
 
 
-def save_to_continue(folder, settings):
-    """The record of the save a run continues from (damage named before building), or None:
-    with --fresh, None, but even then the record of another run is refused (OtherRun)."""
-    try:
-        saved = read_checkpoint(folder, settings)
-    except OtherRun:
-        raise
-    except SettingError:
-        if settings.fresh:  # a damaged record: --fresh moves it aside
-            return None
-        raise
-    if saved is None or settings.fresh:
-        return None
-    restore(saved)
-    return saved
-
-
-def lock_folder(directory):
-    """Lock directory until this process ends, however it ends: one run per folder."""
-    path = os.path.join(directory, LOCK_FILE)
-    plain_file(path)
+@contextlib.contextmanager
+def locked(folder):
+    """The folder locked while the block runs, however the run ends: one run per folder."""
+    path = os.path.join(folder, LOCK_FILE)
+    with one_sentence(path):  # opened through a link, the lock would write where it points
+        if os.path.lexists(path) and not stat.S_ISREG(os.lstat(path).st_mode):
+            raise OSError(errno.EEXIST, "not a plain file", path)
     lock = filelock.FileLock(path, timeout=0.2)  # time to clear a marker a killed run left
     try:
-        lock.acquire()
-        handle = open(path, encoding="utf-8")  # tells save_checkpoint the folder is the same
+        held = lock.acquire()  # let go at the end of the block
     except filelock.Timeout:
-        raise SettingError(f"Another run is training in {directory}{os.sep} (it holds {path}): "
+        raise SettingError(f"Another run is training in {folder}{os.sep} (it holds {path}): "
                            "wait for it to end, or give another --checkpoint-dir.") from None
-    except (OSError, NotImplementedError) as problem:  # a filesystem that refuses locks
+    except (OSError, NotImplementedError) as problem:  # a file system that refuses locks
         raise SettingError(f"{path} cannot be locked ({reason(problem)}), so two runs could "
                            "train there at once; give another --checkpoint-dir.") from None
-    handle.release = lock.release  # let go of both at the run's end, the handle first
-    return handle
+    with held:
+        yield
 
 
-def check_folder(directory, saved, fresh=False):
-    """Before a run trains in its locked folder: --fresh moves all there into before-fresh-N
-    (returned); else clean a killed run's leftovers, refuse files not known to be its own."""
-    def listed(*skipped):
-        return sorted(name for name in os.listdir(directory)
-                      if name not in skipped and not ASIDE.match(name))
-    try:
-        if fresh and listed(LOCK_FILE):
-            aside = next(f"before-fresh-{n}" for n in range(1, 10**6)
-                         if not os.path.exists(os.path.join(directory, f"before-fresh-{n}")))
-            os.mkdir(os.path.join(directory, aside))
-            for name in listed(LOCK_FILE):
-                os.replace(os.path.join(directory, name), os.path.join(directory, aside, name))
+def check_folder(folder, saved, fresh=False):
+    """--fresh moves all a folder holds into before-fresh-N (returned); else no record, no run."""
+    with one_sentence(folder):
+        names = sorted(name for name in os.listdir(folder) if name != LOCK_FILE
+                       and not name.startswith((".", "before-fresh-")))
+        if fresh and names:
+            earlier = [name for name in os.listdir(folder) if name.startswith("before-fresh-")]
+            aside = f"before-fresh-{len(earlier) + 1}"
+            os.mkdir(os.path.join(folder, aside))
+            for name in names:
+                os.replace(os.path.join(folder, name), os.path.join(folder, aside, name))
             return aside
-        for name in filter(TEMPORARY.match, listed()):
-            os.remove(os.path.join(directory, name))
-        names, recorded = own_saves(directory)
-        if saved or not recorded:  # (if its record is lost, they are not known to be its own)
-            forget(directory, saved and saved["checkpoint"], names)
-        plain_file(os.path.join(directory, "checkpoint"))
-        own = files_of(directory, [*names, saved["checkpoint"]]) if saved else []
-        strangers = [name for name in listed(LOCK_FILE, CHECKPOINT_FILE, WRITES_FILE, *own)
-                     if not name.startswith(".") and not (saved and name == "checkpoint")]
-    except OSError as problem:
-        raise SettingError(f"Making {directory}{os.sep} ready for the run failed "
-                           f"({reason(problem)}); its last save is as it was.") from None
-    if strangers:  # (but .DS_Store and the like)
-        raise SettingError(f"{directory}{os.sep} holds {', '.join(strangers[:3])}"
-                           f"{' ...' * (len(strangers) > 3)}, which this script did not write "
-                           f"or has no record of; {FRESH}.")
-
-
-def check_writable(name, directory):
-    """Make directory, this run's folder in the setting `name`, if needed; SettingError if no
-    file can be written there, before training."""
-    try:
-        os.makedirs(directory, exist_ok=True)
-        probe = os.path.join(directory, f"count_ones_lstm.json.{os.getpid()}.tmp")
-        with open(probe, "w", encoding="utf-8") as file:
-            file.write("{}")
-        os.remove(probe)
-    except OSError as problem:
-        raise SettingError(f"This run cannot write a file in {directory}{os.sep}, its folder in "
-                           f"{name} ({reason(problem)}); give another "
-                           f"--{name.lower().replace('_', '-')}.") from None
+    if names and not saved:
+        raise SettingError(f"{folder}{os.sep} holds {', '.join(names[:3])}"
+                           f"{' ...' if len(names) > 3 else ''}, which this script has no "
+                           f"record of; {FRESH}.")
 
 
 def first_line(settings, folder, saved, aside=None):
     """What a run says first: what it continues or that it is new, where it saves."""
-    if not folder:
-        return "New run, not saved (CHECKPOINT_DIR is empty)"
     if saved:
         left = ("nothing left to train" if saved["epoch"] >= settings.epochs
                 else f"on to epoch {settings.epochs}")
@@ -1848,103 +1489,133 @@ def first_line(settings, folder, saved, aside=None):
     return line
 
 
-@contextlib.contextmanager
-def saved_model(settings, strings, option, probe=False):
-    """The model saved for these settings, in a session, once it can read the strings."""
-    if not settings.checkpoint_dir:
-        raise SettingError(f"{option} needs a model trained with these settings, but "
-                           "CHECKPOINT_DIR is empty; train one first.")
-    folder = run_folder(settings)
-    saved = read_checkpoint(folder, settings)
-    if saved is None:
-        advice = "train one first."
-        others = other_runs(settings)
-        if others:
-            advice = f"it keeps {others}; give a run's options to ask it."
-        raise SettingError(f"{option} needs a model trained with these settings, but "
-                           f"{settings.checkpoint_dir}{os.sep} has none; {advice}")
-    seq_len, min_len = settings.seq_len, settings.min_len
-    reads = f"strings of {min_len} to {seq_len} bits"
-    if min_len == seq_len:
-        reads = f"{seq_len}-bit strings"
-    for string in strings:
-        given = ""
-        if not string:
-            given = "an empty string"
-        elif set(string) - {"0", "1"}:
-            given = f"{string!r}, which is not made of 0s and 1s only"
-        elif not min_len <= len(string) <= seq_len:
-            given = f"{string!r}, {len(string)} bits long"
-        if given:
-            raise SettingError(f"{option} was given {given}, but the model saved in {folder}"
-                               f"{os.sep} reads {reads} of 0s and 1s.")
-    net = build_graph(settings, probe=probe, towers=1, steps_per_run=1, grading="batches")
-    with tf1.Session(graph=net.graph) as session:
-        while True:  # a run training in the folder may have replaced the save meanwhile
+def differences(saved, settings):
+    """([--option value or block edit per setting], [functions and constants]) that differ."""
+    mine, theirs = learning_settings(settings), saved["settings"]
+    options = []
+    for name in [*mine, *(name for name in theirs if name not in mine)]:
+        if name not in theirs:
+            options.append(f"without {name} in the settings block")
+        elif name not in mine:
+            options.append(f"{name} = {theirs[name]!r} in the settings block")
+        elif mine[name] != theirs[name]:
+            options.append(f"--{name.lower().replace('_', '-')} {theirs[name]}")
+    code, their_code = learning_code(), saved["code"]
+    return options, sorted(name for name in {*code, *their_code}
+                           if code.get(name) != their_code.get(name))
+
+
+def in_words(options, edited):
+    """differences() as one phrase: '--learning-rate 0.01, build_model() as you had it then'."""
+    words = [" ".join(options)] if options else []
+    if edited:
+        names = " and ".join(", ".join(edited).rsplit(", ", 1))
+        words.append(f"{names} as you had {'it' if len(edited) == 1 else 'them'} then")
+    return ", ".join(words)
+
+
+def kept_runs(settings):
+    """[(name, record, last grading, what is wrong)] per folder in CHECKPOINT_DIR, best first."""
+    runs, names = [], []
+    with contextlib.suppress(OSError):  # none, if CHECKPOINT_DIR cannot be listed
+        names = os.listdir(settings.checkpoint_dir)
+    for name in names:
+        folder = os.path.join(settings.checkpoint_dir, name)
+        if name.startswith(".") or not os.path.isdir(folder):
+            continue
+        saved, grading, problem = None, None, f"{folder}{os.sep} is not a folder this script made"
+        if name.startswith("run-"):
+            problem = f"{folder}{os.sep} holds no save yet (training, or stopped early)"
             try:
-                restore(saved, session, net)
-                break
-            except SettingError:
-                newer = read_checkpoint(folder, settings)
-                if newer is None:
-                    raise SettingError(f"The model in {folder}{os.sep} was moved away while it "
-                                       "was read (by a --fresh run?); ask again once that run "
-                                       "has saved.") from None
-                if newer["prefix"] == saved["prefix"]:
-                    raise
-                saved = newer
-        layers = f"{settings.num_layers} layer{'s' * (settings.num_layers > 1)}"
+                saved = read_record(folder)
+            except SettingError as error:
+                problem = str(error).removesuffix(f"; {FRESH}.").rstrip(".")
+        if saved:
+            watched = [kept for kept in saved["gradings"] if kept[1] == "validation"]
+            watched = watched or saved["gradings"]  # validation strings, if it watched some
+            if watched:
+                grading = watched[-1]
+            problem = ""
+        rank = (0, grading[2] / grading[3]) if grading else (1 if saved else 2, 0)
+        runs.append((rank, name, saved, grading, problem))
+    return [run[1:] for run in sorted(runs)]
+
+
+def other_runs(settings):
+    """The other runs saved in CHECKPOINT_DIR, nearest first: what differs, and their epochs."""
+    runs, own = [], os.path.basename(run_folder(settings))
+    for name, saved, _, _ in kept_runs(settings):
+        if saved and name != own:
+            options, edited = differences(saved, settings)
+            runs.append((len(options) + len(edited), in_words(options, edited), saved["epoch"]))
+    runs.sort()  # fewest differences first
+    listed = "; ".join(f"{words} (epoch {epoch})" for _, words, epoch in runs[:3])
+    more = f" and {len(runs) - 3} more" if len(runs) > 3 else ""
+    return f"{len(runs)} other run{'s' if len(runs) > 1 else ''}: {listed}{more}" if runs else ""
+
+
+def list_runs(settings):
+    """--runs: a row per folder in CHECKPOINT_DIR, best first, with what differs from now."""
+    where, runs = f"{settings.checkpoint_dir}{os.sep}", kept_runs(settings)
+    if not runs:
+        print(f"No runs are kept in {where} yet: each run of this script saves in a folder there.")
+        return
+    own = os.path.basename(run_folder(settings))
+    rows = [("", "epoch", "error", "wrong", "training", "folder", "what differs from now")]
+    for place, (name, saved, grading, problem) in enumerate(runs, 1):
+        if problem:
+            rows.append(("-", "-", "-", "-", "-", name, problem))
+            continue
+        error = wrong = "-"
+        if grading:
+            epoch, strings, wrong, of = grading
+            error = f"{100 * wrong / of:.3f}%"
+            wrong = f"{wrong:,} of {of:,} {strings}"
+            if epoch != saved["epoch"]:  # (a run stopped between two gradings)
+                wrong += f" at epoch {epoch}"
+        words = in_words(*differences(saved, settings)) if name != own else (
+            "nothing: these settings and this code")
+        rows.append((str(place), str(saved["epoch"]), error, wrong,
+                     duration(saved["training_seconds"]), name, words))
+    print(f"Runs kept in {where}, best first (by the error at each one's last grading):")
+    widths = [max(len(row[column]) for row in rows) for column in range(6)]
+    for row in rows:  # numbers to the right, the folder to the left, then what differs
+        shown = [text.rjust(width) for text, width in zip(row[:5], widths)]
+        print("  ".join([*shown, row[5].ljust(widths[5]), row[6]]))
+
+
+def placing(settings, folder):
+    """After a finished run: one line saying where it stands among the runs kept beside it."""
+    where = f"{settings.checkpoint_dir}{os.sep}"
+    runs = [name for name, saved, _, _ in kept_runs(settings) if saved]
+    if len(runs) == 1:
+        return f"The first run kept in {where}; once there are more, --runs compares them."
+    if os.path.basename(folder) not in runs:  # (its record was moved away meanwhile)
+        return f"--runs lists the runs kept in {where}."
+    place = runs.index(os.path.basename(folder)) + 1
+    return (f"Number {place} of the {len(runs)} runs kept in {where} by the error at their "
+            "last grading; --runs lists them.")
+
+
+@contextlib.contextmanager
+def saved_model(settings, option, probe=False):
+    """For --predict and --inspect: the model saved for these settings, in a session."""
+    folder = run_folder(settings)
+    net = build_graph(settings, probe=probe, towers=1, grading="batches")
+    with tf1.Session(graph=net.graph) as session:
+        saved = read_record(folder, settings)
+        if saved is None:
+            others = other_runs(settings)
+            advice = f"it keeps {others}; give a run's options to ask it." if others else (
+                "train one first.")
+            raise SettingError(f"{option} needs a model trained with these settings, but "
+                               f"{settings.checkpoint_dir}{os.sep} has none; {advice}")
+        restore(saved, session, net)
+        layers = f"{settings.num_layers} layer{'s' if settings.num_layers > 1 else ''}"
         print(f"Model saved in {folder}{os.sep} at epoch {saved['epoch']}: {settings.cell}, "
-              f"{layers} of {settings.num_hidden} units, {reads}, TARGET {settings.target}, "
-              f"HEAD {settings.head}")
+              f"{layers} of {settings.num_hidden} units, {readable(settings)}, TARGET "
+              f"{settings.target}, HEAD {settings.head}")
         yield net, session
-
-
-def predict_saved(settings):
-    """--predict: print the saved model's answer for each string, without training."""
-    with saved_model(settings, settings.predict, "--predict") as (net, session):
-        answers = predict(session, net, settings.predict)
-    counts = counts_from(answers, net.model.head)
-    for string, answer, count in zip(settings.predict, answers, counts):
-        given = (f"probability {answer[count]:.3f}" if net.model.head == "softmax"
-                 else f"output {answer:.3f}")
-        print(f"{string} predicted count {count} ({given}), true count {string.count('1')}")
-
-
-class Saves:
-    """A run's saving: folder, lock, last epoch; never NaN weights; a failed save stops it.
-    Its record keeps the run's gradings (log's) and its training time, earlier runs' too."""
-
-    def __init__(self, settings, folder=None, lock=None, saved=None, log=None):
-        self.settings, self.folder, self.lock, self.log = settings, folder, lock, log
-        self.last, self.seconds_before = None, 0.0
-        if saved:  # (a record from before training times were kept has None)
-            self.last, self.seconds_before = saved["epoch"], saved.get("training_seconds")
-
-    def save(self, session, net, epoch, training_time=0.0):
-        """Save epoch: its weights, unless saved already, and the record."""
-        if not self.folder:
-            return
-        if self.last != epoch and not session.run(net.finite):  # never NaN over a good model
-            raise Stopped(f"The weights stopped being numbers at epoch {epoch} (LEARNING_RATE "
-                          f"{self.settings.learning_rate:g} may be too large); nothing was "
-                          f"saved: {what_is_kept(self.folder)}.", 1)
-        seconds = None
-        if self.seconds_before is not None:
-            seconds = round(self.seconds_before + training_time, 1)
-        gradings = self.log.gradings[-1000:] if self.log else []  # (the last 1,000: a small file)
-        history = {"gradings": gradings, "training_seconds": seconds}
-        try:
-            if self.last == epoch:
-                write_record(self.folder, self.settings, epoch, self.lock, history)
-            else:
-                save_checkpoint(session, net, self.folder, self.settings, epoch, self.lock,
-                                None if self.last is None else f"model-{self.last}", history)
-        except (OSError, tf.errors.OpError) as problem:
-            raise Stopped(f"Saving epoch {epoch} in {self.folder}{os.sep} failed "
-                          f"({reason(problem)}); {what_is_kept(self.folder)} (fix that, then "
-                          "run the same command to continue).", 1) from None
-        self.last = epoch
 
 
 # --- Ctrl-C and logging ----------------------------------------------------------------------
@@ -1953,6 +1624,16 @@ def complain(text):
     """Say text on stderr, in the script's one line (on stdout if it is closed, or nowhere)."""
     with contextlib.suppress(OSError):
         print(f"count_ones_lstm.py: {text}", file=sys.stderr, flush=True)
+
+
+def reason(problem):
+    """The short cause of a fault in the system's own words: 'No space left on device'."""
+    text = getattr(problem, "strerror", None) or getattr(problem, "message", None)
+    if not text:  # one of this script's own ValueErrors, or another's kind and words
+        text = f"{type(problem).__name__}: {problem}"
+        if type(problem) is ValueError:
+            text = str(problem)
+    return text.strip().split("; ")[-1].split("\n")[0]
 
 
 # The signals that stop a run, where the system has them: the words for each, and the status
@@ -1976,9 +1657,8 @@ def stop_now(signum, frame):
 
 
 class CtrlC:
-    """While active, a stop signal (STOPS) or press(why) stops training after the epoch,
-    saved; a later one changes nothing (raised in TensorFlow, it could abort). Once pressed, it
-    keeps the signals until main() ends, so that none cuts the stopping short."""
+    """While active, a stop signal (STOPS) or press(why) stops training after the epoch, saved;
+    a later one changes nothing (in TensorFlow, it could abort), until main() ends."""
 
     pressed = None
     status = 1  # the exit status: the signal's, or 1 for press(why)
@@ -2000,9 +1680,8 @@ class CtrlC:
 
 
 def stopped_by(problem, folder):
-    """Say in one sentence what stopped a run outside training (a stop signal, an output or a
-    file that failed) and what is kept; return the exit status. A reader of the output that
-    went away (`... | head`) stops it quietly, with status 0."""
+    """Say in one sentence what stopped a run outside training and what is kept; return the
+    exit status. A reader of the output that went away (`... | head`) stops it quietly, 0."""
     if isinstance(problem, KeyboardInterrupt):
         words, status = "Ctrl-C", 130
         if isinstance(problem, Signalled):
@@ -2015,25 +1694,14 @@ def stopped_by(problem, folder):
         words, status = f"its output failing ({reason(problem)})", 1  # stdout on a full disk
         if problem.filename:
             words = f"{problem.filename} failing ({reason(problem)})"
-    kept = ""
-    if folder:
-        kept = f"; {what_is_kept(folder)}"
+    kept = f"; {what_is_kept(folder)}" if folder else ""
     complain(f"stopped by {words}{kept}.")
     return status
 
 
-def escape_what_the_output_cannot_encode():
-    """Have stdout and stderr write a character their encoding lacks as an escape (a folder
-    named 检查 on a cp1252 output: \\u68c0\\u67e5), not stop the run with an error."""
-    for stream in (sys.stdout, sys.stderr):
-        if hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="backslashreplace")
-
-
 class Scalars:
-    """A run's numbers: its gradings [epoch, "test" or "validation", wrong, of], earlier ones
-    from its record too, for its curve and record; (given a folder) all of them for
-    TensorBoard. A write that fails stops the logging with one line, not the run."""
+    """A run's numbers: its gradings [epoch, strings, wrong, of] (its record's too), and given a
+    folder, all of them for TensorBoard; a write that fails stops the logging, not the run."""
 
     def __init__(self, folder, graph=None, settings=None, first_epoch=1, saved=None):
         self.gradings, self.file = [], None
@@ -2081,14 +1749,19 @@ class Scalars:
             tf1.Summary.Value(tag=tag, simple_value=value) for tag, value in values.items()]))
 
 
-def log_folder(settings, block):
-    """LOG_DIR/<options that make these settings from the block as written>-<run digits>."""
-    written = {name.lower(): globals()[name] for name, _ in block}
-    name = re.sub(r"[^\w.=,+-]+", "_", ",".join(
-        f"{name.replace('_', '-')}={value}" for name, value in vars(settings).items()
-        if name.upper() not in CHANGEABLE and name not in OWN_OPTIONS
-        and value != written.get(name)))[:80] or "defaults"
-    return os.path.join(settings.log_dir, f"{name}-{os.path.basename(run_folder(settings))[4:]}")
+def log_folder(settings, written):
+    """LOG_DIR/<options that make these settings from the block as `written`>-<run digits>,
+    made if need be; "" if LOG_DIR is empty (no logs)."""
+    if not settings.log_dir:
+        return ""
+    block = learning_settings(written)
+    changed = [f"{name.lower().replace('_', '-')}={value}"
+               for name, value in learning_settings(settings).items() if value != block.get(name)]
+    name = re.sub(r"[^\w.=,+-]+", "_", ",".join(changed))[:80] or "defaults"
+    folder = os.path.join(settings.log_dir, f"{name}-{os.path.basename(run_folder(settings))[4:]}")
+    with one_sentence(folder):
+        os.makedirs(folder, exist_ok=True)
+    return folder
 
 
 def duration(seconds):
@@ -2139,12 +1812,11 @@ def memory_of_machine():
 
 def check_machine_limits(settings):
     """SettingError, naming the limit, for settings that would take the machine down."""
-    cores = os.cpu_count() or 1
+    cores, copies = os.cpu_count() or 1, settings.towers * settings.num_layers
     if settings.towers > 4 * cores:
         raise SettingError(f"TOWERS is {settings.towers}, but this machine has {cores} cores "
                            f"and more than {4 * cores} parts (4 per core) only make the graph "
                            "bigger and slower to build.")
-    copies = settings.towers * settings.num_layers
     product = f"TOWERS {settings.towers} x NUM_LAYERS {settings.num_layers}"
     gradients = 2  # per weight, besides Adam's two moments: dynamic_rnn's loop keeps one
     if settings.unroll == "static":  # a cell copy per bit, a gradient per copy
@@ -2158,15 +1830,12 @@ def check_machine_limits(settings):
     hidden, gates = settings.num_hidden, GATES[settings.cell]
     weights = sum((inputs + hidden + 1) * gates * hidden  # each layer's kernel and bias
                   for inputs in [1] + [hidden] * (settings.num_layers - 1))
-    # Weights, their moments and gradients; per string and bit, the gates and state kept
-    kept = 4 * settings.num_layers * (gates + 3) * hidden  # per string and bit
+    kept = 4 * settings.num_layers * (gates + 3) * hidden  # bytes per string and bit: gates, state
     batch, grading = kept * settings.batch_size * settings.seq_len, kept * 2 * settings.eval_batch
     needed, available = max(4 * weights * (3 + gradients) + batch, grading), memory_of_machine()
     if available and needed > available:
-        advice = "fewer units"
-        if grading == needed:
-            advice = "a smaller EVAL_BATCH"
-        elif 2 * batch > needed:
+        advice = "a smaller EVAL_BATCH" if grading == needed else "fewer units"
+        if grading != needed and 2 * batch > needed:
             advice = "a smaller BATCH_SIZE"
         raise SettingError(
             f"NUM_HIDDEN {hidden} with NUM_LAYERS {settings.num_layers} makes {weights:,} "

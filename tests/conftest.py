@@ -74,7 +74,7 @@ def run_in(directory):
 
 def record_in(directory):
     """The record of the one run saved in a CHECKPOINT_DIR."""
-    return col.read_checkpoint(str(run_in(directory)))
+    return col.read_record(str(run_in(directory)))
 
 
 def run_script(*args, cwd):
@@ -96,7 +96,7 @@ def refused(argv, capsys, *words):
 # The speed settings that step aside: the tutorial's dynamic_rnn, batch loop and grading. Its
 # graph builds in a quarter of the time, so tests whose subject is not the speed paths use it
 # (test_same_learning.py checks that both ways learn the same).
-PLAIN = ["--unroll", "dynamic", "--towers", "1", "--steps-per-run", "1", "--grading", "batches"]
+PLAIN = ["--unroll", "dynamic", "--towers", "1", "--grading", "batches"]
 # A run of seconds: 6-bit strings, 40 to train on in batches of 10, graded every 2 epochs;
 # TINY_FAST at the default speed settings, TINY at the plain ones.
 TINY_FAST = ["--seq-len", "6", "--num-examples", "40", "--batch-size", "10", "--eval-every", "2"]

@@ -41,7 +41,7 @@ def main():
     parser.add_argument("run", help="a run's folder, in CHECKPOINT_DIR")
     parser.add_argument("--lengths", type=int, nargs="+", default=[20, 24, 30, 40, 100])
     args = parser.parse_args()
-    saved = col.read_checkpoint(args.run)
+    saved = col.read_record(args.run)
     shape = saved["settings"]
     if shape["HEAD"] != "regression":
         sys.exit(f"extrapolate.py: the model in {args.run}/ has a softmax head, "
@@ -54,7 +54,7 @@ def main():
         net = col.build_graph(seq_len=length, num_hidden=shape["NUM_HIDDEN"],
                               cell=shape["CELL"], num_layers=shape["NUM_LAYERS"],
                               target=shape["TARGET"], head="regression",
-                              unroll="dynamic", towers=1, steps_per_run=1, grading="batches")
+                              unroll="dynamic", towers=1, grading="batches")
         with col.tf1.Session(graph=net.graph) as session:
             net.saver.restore(session, saved["prefix"])
             row = f"{length:5d}"

@@ -65,13 +65,13 @@ def test_a_regression_model_counts_its_number_rounded_in_every_grading():
                 net.model.weight.load(spread, net_session)
                 net.model.bias.load(np.array([7.0], np.float32), net_session)
         number = session.run(tree.model.prediction, {tree.model.data: inputs})
-        by_tree = col.wrong_in(session, tree, numbers)
-        by_batches = col.wrong_in(batch_session, batches, numbers)
+        by_tree = col.wrong_in(session, tree, numbers, say=pytest.fail)
+        by_batches = col.wrong_in(batch_session, batches, numbers, say=pytest.fail)
         with tree.graph.as_default():  # then one that says 2.5 for every string
             tree.model.weight.load(np.zeros((6, 1), np.float32), session)
             tree.model.bias.load(np.array([2.5], np.float32), session)
         mistakes = session.run(tree.model.mistakes, col.feed(tree.model, inputs, labels))
-        constant = col.wrong_in(session, tree, numbers)
+        constant = col.wrong_in(session, tree, numbers, say=pytest.fail)
     assert number.shape == (128,) and len(np.unique(np.floor(number + 0.5))) > 5
     true = col.ones_in(numbers, 7)
     assert np.array_equal(by_tree, np.floor(number + np.float32(0.5)).astype(int) != true)

@@ -4,6 +4,7 @@ a finished run among them: checked against what each run printed at its end."""
 import json
 import os
 import re
+from types import SimpleNamespace
 
 import count_ones_lstm as col
 from conftest import TINY, refused, run_in
@@ -44,7 +45,7 @@ def test_runs_lists_each_run_best_first_as_it_ended(tmp_path, capsys, monkeypatc
     assert runs["--learning-rate 0.02"][4] == (
         f"The first run kept in {tmp_path}{os.sep}; once there are more, --runs compares them.")
     for change in ("--num-hidden 4", ""):
-        assert re.fullmatch(rf"[123](st|nd|rd) of {2 + (change == '')} runs kept in "
+        assert re.fullmatch(rf"Number [123] of the {2 + (change == '')} runs kept in "
                             rf"{re.escape(str(tmp_path) + os.sep)} by the error at their "
                             "last grading; --runs lists them.", runs[change][4])
 
@@ -66,7 +67,7 @@ def test_runs_lists_each_run_best_first_as_it_ended(tmp_path, capsys, monkeypatc
     errors = [float(row[2].rstrip("%")) for row in rows]
     assert errors == sorted(errors)  # best first
     place = [row[6] for row in rows].index("nothing: these settings and this code") + 1
-    assert runs[""][4].startswith(f"{place}{['st', 'nd', 'rd'][place - 1]} of 3 runs kept")
+    assert runs[""][4].startswith(f"Number {place} of the 3 runs kept")
 
 
 def test_a_record_keeps_every_grading_and_the_training_time_across_continuations(tmp_path,
@@ -88,44 +89,52 @@ def test_a_record_keeps_every_grading_and_the_training_time_across_continuations
     train(where + validation, capsys)
     _, rows = table(where + validation, capsys)
     [row] = [row for row in rows if row[-1] == "nothing: these settings and this code"]
-    record = col.read_checkpoint(str(tmp_path / row[5]))
+    record = col.read_record(str(tmp_path / row[5]))
     assert [grading[:2] for grading in record["gradings"]] == [[2, "validation"], [2, "test"]]
     grading = record["gradings"][0]
     assert row[2:4] == [f"{100 * grading[2] / 8:.3f}%", f"{grading[2]:,} of 8 validation"]
 
 
-def test_folders_it_cannot_read_are_a_row_each_and_old_records_show_what_they_have(tmp_path,
-                                                                                capsys):
+def test_folders_it_cannot_read_are_a_row_each_and_a_run_not_graded_shows_what_it_has(
+        tmp_path, capsys):
     where = TINY + ["--checkpoint-dir", str(tmp_path)]
     for hidden in ("4", "6", "8"):
         train(where + ["--num-hidden", hidden, "--epochs", "2"], capsys)
     folders = {json.loads((path / col.CHECKPOINT_FILE).read_text())["settings"]["NUM_HIDDEN"]:
                path for path in tmp_path.iterdir()}
     (folders[4] / col.CHECKPOINT_FILE).write_text("{not json")  # damaged
-    old = json.loads((folders[6] / col.CHECKPOINT_FILE).read_text())
-    del old["gradings"], old["training_seconds"]  # as a run saved before --runs existed
-    (folders[6] / col.CHECKPOINT_FILE).write_text(json.dumps(old))
+    edited = json.loads((folders[6] / col.CHECKPOINT_FILE).read_text())
+    edited["gradings"] = []  # edited by hand
+    (folders[6] / col.CHECKPOINT_FILE).write_text(json.dumps(edited))
     newer = {**json.loads((folders[8] / col.CHECKPOINT_FILE).read_text()), "format": 99}
     (tmp_path / "run-0000beef").mkdir()
     (tmp_path / "run-0000beef" / col.CHECKPOINT_FILE).write_text(json.dumps(newer))
+    (tmp_path / "run-0000cafe").mkdir()  # a run that has not saved yet: its lock alone
+    (tmp_path / "run-0000cafe" / col.LOCK_FILE).write_text("")
     (tmp_path / "my notes").mkdir()
+    settings = col.parse_settings(where + ["--num-hidden", "5"])  # saved, never graded
+    net = col.build_graph(settings)
+    run = SimpleNamespace(settings=settings, folder=col.run_folder(settings), last=None,
+                          seconds_before=0)
+    os.makedirs(run.folder)
+    with col.new_session(net) as session:
+        col.save(session, net, run, 0)
     _, rows = table(where + ["--num-hidden", "8"], capsys)
     rows = rows[1:]
-    assert [row[:2] for row in rows] == [["1", "2"], ["2", "2"], ["-", "-"], ["-", "-"],
-                                         ["-", "-"]]
+    assert [row[:2] for row in rows] == [["1", "2"], ["2", "0"], *[["-", "-"]] * 5]
     assert rows[0][5:] == [folders[8].name, "nothing: these settings and this code"]
-    assert rows[1] == ["2", "2", "-", "-", "-", folders[6].name, "--num-hidden 6"]
+    assert rows[1][2:] == ["-", "-", "0s", os.path.basename(run.folder), "--num-hidden 5"]
     assert dict(row[5:] for row in rows[2:]) == {  # each named, by name
         "my notes": f"{tmp_path / 'my notes'}{os.sep} is not a folder this script made",
-        folders[4].name: f"{folders[4] / col.CHECKPOINT_FILE} is not a checkpoint record this "
-                         "script wrote",
+        folders[4].name: f"{folders[4] / col.CHECKPOINT_FILE} cannot be read (JSONDecodeError: "
+                         "Expecting property name enclosed in double quotes: line 1 column 2 "
+                         "(char 1)): it is damaged or incomplete",
+        folders[6].name: f"{folders[6] / col.CHECKPOINT_FILE} cannot be read (it was changed "
+                         "after this script wrote it): it is damaged or incomplete",
         "run-0000beef": f"The model saved in {tmp_path / 'run-0000beef'}{os.sep} was written by "
-                        "a newer version of this script"}
-    # the old record's run continues, and from then on keeps its gradings, not a time it lacks
-    assert train(where + ["--num-hidden", "6", "--epochs", "4"], capsys)[0] == 4
-    record = json.loads((folders[6] / col.CHECKPOINT_FILE).read_text())
-    assert [grading[:2] for grading in record["gradings"]] == [[4, "test"]]
-    assert record["training_seconds"] is None
+                        "a newer version of this script",
+        "run-0000cafe": f"{tmp_path / 'run-0000cafe'}{os.sep} holds no save yet (training, or "
+                        "stopped early)"}
 
 
 def test_no_runs_is_one_line(tmp_path, capsys):
@@ -134,14 +143,14 @@ def test_no_runs_is_one_line(tmp_path, capsys):
         assert (first, rows) == (f"No runs are kept in {folder}{os.sep} yet: each run of this "
                                  "script saves in a folder there.", [])
     assert not (tmp_path / "not made yet").exists()
-    refused(TINY + ["--checkpoint-dir", "", "--runs"], capsys, "--runs lists the runs kept in "
-            "CHECKPOINT_DIR, but it is empty")
+    refused(TINY + ["--checkpoint-dir", "", "--runs"], capsys, "--runs reads the runs kept in "
+            "CHECKPOINT_DIR, but it is empty; give --checkpoint-dir.")
 
 
 def test_a_hand_set_counter_is_kept_at_epoch_0_with_its_grading(tmp_path, capsys):
     where = TINY + ["--checkpoint-dir", str(tmp_path), "--cell", "handwired"]
     epoch, wrong, of, _, _ = train(where, capsys)  # set by hand: nothing trained
-    assert epoch == 0 and col.read_checkpoint(str(run_in(tmp_path)))["gradings"] == [
+    assert epoch == 0 and col.read_record(str(run_in(tmp_path)))["gradings"] == [
         [0, "test", wrong, of]]
     _, rows = table(where, capsys)
     assert rows[1][1:4] == ["0", f"{100 * wrong / of:.3f}%", f"{wrong:,} of {of:,} test"]

@@ -9,7 +9,7 @@ import pytest
 
 import count_ones_lstm as col
 
-PLAIN = dict(unroll="dynamic", towers=1, steps_per_run=1, grading="batches")
+PLAIN = dict(unroll="dynamic", towers=1, grading="batches")
 # (training strings, strings graded, batch size, epochs): the defaults' first 20,000 test
 # strings graded; every string of 2 to 7 bits, 200 of them trained on.
 TRAIN, _, TEST = col.split(col.all_strings(col.SEQ_LEN, col.SEED), col.NUM_EXAMPLES)
@@ -40,25 +40,36 @@ def plain_learning(mixed=False, **framing):
     lengths = dict(seq_len=7, min_len=2) if mixed else {}
     train, graded, batch_size, epochs = MIXED if mixed else DEFAULTS
     net = col.build_graph(**lengths, **framing, **PLAIN)
+    inputs = col.bits_and_labels(train, net.seq_len)
     with col.new_session(net) as session:
         start = trainable_values(session, net)
-        learned = [col.train_epoch(session, net, train, batch_size) for _ in range(epochs)]
-        return start, learned, trainable_values(session, net), col.wrong_in(session, net, graded)
+        learned = [col.train_epoch(session, net, inputs, batch_size) for _ in range(epochs)]
+        wrong = col.wrong_in(session, net, graded, say=pytest.fail)  # in batches: nothing said
+        return start, learned, trainable_values(session, net), wrong
+
+
+def fast_graph(**settings):
+    """A graph at fast speed settings that kept every speed piece it was asked for."""
+    net = col.build_graph(**settings)
+    assert net.notes == []  # no piece stepped aside
+    assert (net.tree is not None) == (net.settings.grading == "tree")
+    return net
 
 
 @pytest.mark.parametrize("fast", [
-    dict(),  # the defaults: static unrolling, two towers, 100 steps per run, the tree
-    dict(unroll="dynamic", towers=2, steps_per_run=3),
-    dict(unroll="static", towers=1, steps_per_run=1)])
+    dict(),  # the defaults: static unrolling, two towers, the tree
+    dict(unroll="dynamic", towers=2),
+    dict(unroll="static", towers=1)])
 def test_from_the_same_seed_fast_and_plain_take_the_same_steps(fast):
     train, graded, batch_size, epochs = DEFAULTS  # four epochs of the tutorial's batches
-    ours = col.build_graph(**fast)
+    ours = fast_graph(**fast)
+    inputs = col.bits_and_labels(train, ours.seq_len)
     with col.new_session(ours) as our_session:
         start = trainable_values(our_session, ours)
-        our_epochs = [col.epoch_runner(ours)(our_session, ours, train, batch_size)
+        our_epochs = [col.train_epoch(our_session, ours, inputs, batch_size)
                       for _ in range(epochs)]
         our_weights = trainable_values(our_session, ours)
-        our_wrong = col.wrong_in(our_session, ours, graded)
+        our_wrong = col.wrong_in(our_session, ours, graded, say=pytest.fail)  # the tree holds
     plain_start, plain_epochs, plain_weights, plain_wrong = plain_learning()
     for mine, theirs in zip(start, plain_start, strict=True):
         assert np.array_equal(mine, theirs)  # the first weights do not hang on speed
@@ -75,63 +86,36 @@ def test_from_the_same_seed_fast_and_plain_take_the_same_steps(fast):
     assert np.sum(our_wrong != plain_wrong) <= 2  # float32 rounding on near-ties at most
 
 
-def test_steps_per_run_cuts_an_epoch_into_runs_and_adds_up_every_step():
-    # 25 strings in batches of 4, at most 3 steps per session.run: runs of 3, 3 and 1 steps,
-    # the last step on the one string left over
+def test_an_epoch_steps_every_batch_a_last_short_one_too_at_every_speed():
+    # 25 strings in batches of 4: 7 Adam steps, the last on the one string left over
     train = col.all_strings(6, seed=2)[:25]
-    looped = col.build_graph(seq_len=6, num_hidden=5, steps_per_run=3)
-    plain = col.build_graph(seq_len=6, num_hidden=5, **PLAIN)
-    with col.new_session(looped) as session, col.new_session(plain) as plain_session:
-        loss, error, steps = col.train_epoch_in_graph(session, looped, train, 4)
-        plain_loss, plain_error, plain_steps = col.train_epoch(plain_session, plain, train, 4)
-        looped_weights = trainable_values(session, looped)
-        plain_weights = trainable_values(plain_session, plain)
-    assert steps == plain_steps == 7
-    assert loss == pytest.approx(plain_loss, rel=1e-5)
-    assert error == plain_error
-    for mine, theirs in zip(looped_weights, plain_weights, strict=True):
-        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
+    inputs = col.bits_and_labels(train, 6)
+    epochs = []
+    for speed in (PLAIN, dict(grading="batches")):
+        net = col.build_graph(seq_len=6, num_hidden=5, **speed)
+        with col.new_session(net) as session:
+            epochs.append(col.train_epoch(session, net, inputs, 4))
+    (loss, error, steps), (fast_loss, fast_error, fast_steps) = epochs
+    assert steps == fast_steps == 7
+    assert fast_loss == pytest.approx(loss, rel=1e-5) and fast_error == error
 
 
-def test_the_loop_in_the_graph_and_train_epoch_step_one_adam():
-    # The optimizer is build_model's line; its two copies in a looped graph share Adam's
-    # moments, so epochs taken either way, in turns, are the plain graph's epochs.
-    train = col.all_strings(6, seed=2)[:40]
-    looped = col.build_graph(seq_len=6, num_hidden=5, steps_per_run=3)
-    plain = col.build_graph(seq_len=6, num_hidden=5, **PLAIN)
-    assert col.epoch_runner(looped) is col.train_epoch_in_graph
-    assert col.epoch_runner(plain) is col.train_epoch
-    with col.new_session(looped) as session, col.new_session(plain) as plain_session:
-        turns = [col.train_epoch_in_graph(session, looped, train, 8),
-                 col.train_epoch(session, looped, train, 8),
-                 col.train_epoch_in_graph(session, looped, train, 8)]
-        plain_epochs = [col.train_epoch(plain_session, plain, train, 8) for _ in range(3)]
-        looped_weights = trainable_values(session, looped)
-        plain_weights = trainable_values(plain_session, plain)
-        names = [variable.op.name for variable in looped.graph.get_collection("variables")]
-    assert len(names) == len(set(names)) == 14  # 4 weights, their 8 moments, Adam's 2 powers
-    np.testing.assert_allclose([loss for loss, _, _ in turns],
-                               [loss for loss, _, _ in plain_epochs], rtol=1e-5)
-    assert plain_epochs[2][0] < plain_epochs[0][0]
-    for mine, theirs in zip(looped_weights, plain_weights, strict=True):
-        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
-
-
-FAST = [dict(), dict(unroll="dynamic", towers=2, steps_per_run=3)]
+FAST = [dict(), dict(unroll="dynamic", towers=2)]
 OTHER_FRAMINGS = [dict(target="every"), dict(head="regression"),
                   dict(target="every", head="regression")]
 
 
 @pytest.mark.parametrize("fast, framing", [
-    *[(fast, {}) for fast in FAST + [dict(towers=1, steps_per_run=1)]],
+    *[(fast, {}) for fast in FAST + [dict(towers=1)]],
     *[(fast, framing) for fast in FAST for framing in OTHER_FRAMINGS]])  # TARGET, HEAD
 def test_with_mixed_lengths_fast_and_plain_take_the_same_steps_and_grade_alike(fast, framing):
     train, codes, batch_size, epochs = MIXED
-    ours = col.build_graph(seq_len=7, min_len=2, **framing, **fast)
+    ours = fast_graph(seq_len=7, min_len=2, **framing, **fast)
+    inputs = col.bits_and_labels(train, 7)
     with col.new_session(ours) as our_session:
-        our_epochs = [col.epoch_runner(ours)(our_session, ours, train, batch_size)
+        our_epochs = [col.train_epoch(our_session, ours, inputs, batch_size)
                       for _ in range(epochs)]
-        our_wrong = col.wrong_in(our_session, ours, codes)
+        our_wrong = col.wrong_in(our_session, ours, codes, say=pytest.fail)
     _, plain_epochs, _, plain_wrong = plain_learning(True, **framing)
     np.testing.assert_allclose([loss for loss, _, _ in our_epochs],
                                [loss for loss, _, _ in plain_epochs], rtol=1e-4)

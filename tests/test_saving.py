@@ -1,12 +1,16 @@
-"""Issue 12's promise, "a saved model is never lost", checked by doing to a save what the
-world does to one: two runs on one folder, SIGTERM, damaged and hand-edited files, a disk
-that fills up, a run that diverges; each time the exit status, the one sentence, and the
-folder's files byte for byte afterwards."""
+"""The rules that keep every save, each checked on real runs by doing to a run's folder what
+the world does to one: a user's files and another program's save beside the run's, a record
+lost, a disk that fills up, a folder removed, two runs on one folder, SIGTERM. Each time the
+exit status, the one sentence, and the folder's files byte for byte afterwards.
+
+1. TensorFlow's Saver deletes only the saves on its list (kept in the record), the newest two.
+2. Every file is written whole: a failed write leaves the last save and its record as they were.
+3. One run trains in a folder at a time."""
 
 import errno
-import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,8 +24,204 @@ from conftest import (PLAIN, SCRIPT, TINY, files_in, record_in, refused, removed
 NOT_ON_WINDOWS = pytest.mark.skipif(sys.platform == "win32", reason="Windows has no SIGTERM to send "
                                 "(it kills), and no folder can be removed while a run has a "
                                 "file open in it")
+NEEDS_RLIMIT = pytest.mark.skipif(resource is None,
+                                  reason="needs Unix's RLIMIT_FSIZE to make a disk full")
 
-# --- one run per folder, SIGTERM, damaged saves ---------------------------------------------
+
+def saves_in(folder):
+    """TensorFlow's files of the saves in folder (a user's copies beside them aside)."""
+    return sorted(path.name for path in folder.glob("model-[0-9]*")
+                  if path.name.endswith((".index", ".data-00000-of-00001")))
+
+
+@pytest.fixture
+def trained(tmp_path, capsys):
+    """A tiny model saved at epochs 1 and 2: (the options that run it on, its folder)."""
+    where = TINY + ["--save-every", "1", "--checkpoint-dir", str(tmp_path / "saved")]
+    assert col.main(where + ["--epochs", "2"]) == 0
+    capsys.readouterr()
+    return where, run_in(tmp_path / "saved")
+
+
+# --- 1. the Saver deletes only its own saves ---------------------------------------------------
+
+def test_the_saver_keeps_its_newest_two_saves_and_touches_nothing_else(trained, tmp_path, capsys):
+    where, folder = trained
+    assert saves_in(folder) == ["model-1.data-00000-of-00001", "model-1.index",
+                                "model-2.data-00000-of-00001", "model-2.index"]
+    for name in ("model-1.index", "model-1.data-00000-of-00001"):  # a user's copies, a note
+        shutil.copy(folder / name, folder / (name + ".bak"))
+    (folder / "model-1.notes.txt").write_text("lr 0.001, looked fine")
+    with col.tf.Graph().as_default():  # another program's save, with its own list
+        col.tf1.get_variable("theirs", [3])
+        with col.tf1.Session() as session:
+            session.run(col.tf1.global_variables_initializer())
+            col.tf1.train.Saver().save(session, str(folder / "model"), global_step=1000)
+    theirs = {name: data for name, (data, _) in files_in(folder).items()
+              if name.startswith("model-1000") or name.endswith((".bak", ".txt"))}
+    assert len(theirs) == 6
+    assert col.main(where + ["--epochs", "5"]) == 0
+    assert " from epoch 2 " in capsys.readouterr().out
+    assert {name: data for name, (data, _) in files_in(folder).items() if name in theirs} == theirs
+    assert [name for name in saves_in(folder) if name not in theirs] == [
+        "model-4.data-00000-of-00001", "model-4.index", "model-5.data-00000-of-00001",
+        "model-5.index"]
+    assert record_in(folder.parent)["saves"] == ["model-4", "model-5"]
+    # TensorFlow's own tools find the newest save, by names relative to the folder
+    assert (folder / "checkpoint").read_text() == (
+        'model_checkpoint_path: "model-5"\nall_model_checkpoint_paths: "model-4"\n'
+        'all_model_checkpoint_paths: "model-5"\n')
+    moved = folder.rename(tmp_path / "moved")
+    assert col.tf.train.latest_checkpoint(str(moved)) == str(moved / "model-5")
+
+
+@pytest.mark.parametrize("record", ["removed", "damaged"])
+def test_saves_without_a_readable_record_are_not_trained_over_and_fresh_sets_them_aside(
+        record, trained, capsys):
+    where, folder = trained
+    path = folder / col.CHECKPOINT_FILE
+    if record == "removed":  # or moved away by hand
+        path.unlink()
+        sentence = (f"{folder}{os.sep} holds checkpoint, model-1.data-00000-of-00001, "
+                    "model-1.index ..., which this script has no record of; give --fresh "
+                    "(which moves what is there aside) or another --checkpoint-dir.")
+    else:
+        path.write_text("{ half a record")
+        sentence = (f"{path} cannot be read (JSONDecodeError: Expecting property name enclosed "
+                    "in double quotes: line 1 column 3 (char 2)): it is damaged or incomplete; "
+                    "give --fresh")
+    before = files_in(folder)
+    refused(where + ["--epochs", "4"], capsys, sentence)
+    assert files_in(folder) == before
+    assert col.main(where + ["--epochs", "3", "--fresh"]) == 0
+    assert f"(what was there is now in before-fresh-1{os.sep})" in capsys.readouterr().out
+    assert {name: data for name, data in files_in(folder).items()
+            if name.startswith("before-fresh-1/")} == {
+        f"before-fresh-1/{name}": data for name, data in before.items()}
+    assert col.main(where + ["--epochs", "4"]) == 0  # and the new run goes on as usual
+    assert sorted(name for name in files_in(folder) if "/" not in name) == [
+        "checkpoint", "count_ones_lstm.json", "model-3.data-00000-of-00001", "model-3.index",
+        "model-4.data-00000-of-00001", "model-4.index"]
+
+
+def test_what_a_killed_run_was_writing_is_left_as_it_is_and_never_read(trained, capsys):
+    # Killed (SIGKILL) while saving epoch 3: TensorFlow's half-written files and the record's
+    # temporary file stay where they are (no name pattern says whose they are), unread.
+    where, folder = trained
+    left = {"model-3.data-00000-of-00001.tempstate8041": b"half",
+            "count_ones_lstm.json.4242.tmp": b"{half"}
+    for name, data in left.items():
+        (folder / name).write_bytes(data)
+    assert col.main(where + ["--epochs", "4"]) == 0
+    assert " from epoch 2 " in capsys.readouterr().out
+    assert {name: (folder / name).read_bytes() for name in left} == left
+    assert record_in(folder.parent)["epoch"] == 4
+
+
+# --- 2. every file is written whole ------------------------------------------------------------
+
+@NEEDS_RLIMIT
+def test_a_save_on_a_full_disk_names_the_last_epoch_kept(tmp_path, capsys, monkeypatch):
+    # The run on a full disk is a process of its own (its file size limit is its own).
+    args = TINY + ["--save-every", "1", "--checkpoint-dir", "saved"]
+    monkeypatch.chdir(tmp_path)
+    assert col.main(args + ["--epochs", "2"]) == 0
+    folder = run_in(tmp_path / "saved")
+    before = files_in(folder)
+    full = subprocess.run([sys.executable, str(SCRIPT), *args, "--epochs", "4"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300,
+                          preexec_fn=small_files_only)
+    assert full.returncode == 1
+    where = folder.relative_to(tmp_path)
+    assert full.stderr.splitlines() == [
+        f"count_ones_lstm.py: Saving epoch 3 in {where}{os.sep} failed (File too large); the last "
+        f"save, epoch 2 in {where}{os.sep}, is kept as it was (fix that, then run the same command to "
+        "continue)."]
+    assert files_in(folder) == before  # nothing of epoch 3 left behind
+    capsys.readouterr()
+    assert col.main(args + ["--epochs", "4"]) == 0  # room again: it continues
+    assert " from epoch 2 " in capsys.readouterr().out.splitlines()[0]
+
+
+def test_a_record_that_cannot_be_written_stays_as_it_was(tmp_path, capsys, monkeypatch):
+    # The disk fills up after TensorFlow wrote epoch 3's save, as the record is replaced: the
+    # record still names epoch 2, whose save is whole (the Saver keeps two), and what was
+    # written of the new record goes.
+    where = TINY + ["--checkpoint-dir", str(tmp_path), "--save-every", "1"]
+    assert col.main(where + ["--epochs", "2"]) == 0
+    capsys.readouterr()
+    folder = run_in(tmp_path)
+    record = (folder / col.CHECKPOINT_FILE).read_bytes()
+    replace = os.replace
+
+    def full_disk(source, target):
+        if str(target).endswith(col.CHECKPOINT_FILE):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        replace(source, target)
+
+    monkeypatch.setattr(col.os, "replace", full_disk)
+    assert col.main(where + ["--epochs", "4"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"count_ones_lstm.py: Saving epoch 3 in {folder}{os.sep} failed (No space left on device); "
+        f"the last save, epoch 2 in {folder}{os.sep}, is kept as it was (fix that, then run the "
+        "same command to continue)."]
+    assert (folder / col.CHECKPOINT_FILE).read_bytes() == record
+    assert "model-2.index" in saves_in(folder) and not list(folder.glob("*.tmp"))
+    monkeypatch.undo()
+    assert col.main(where + ["--epochs", "4"]) == 0  # it goes on from the save recorded
+    assert " from epoch 2 " in capsys.readouterr().out
+
+
+@NOT_ON_WINDOWS
+def test_a_folder_removed_during_the_run_stops_it_with_one_sentence(tmp_path, capsys,
+                                                                    monkeypatch):
+    monkeypatch.chdir(tmp_path)  # (the run's own process is not the subject: it runs here)
+    removed_before_epoch(monkeypatch, tmp_path / "gone", 4)  # saved 1 to 3, if saving
+    assert col.main(TINY + ["--epochs", "10", "--save-every", "1", "--checkpoint-dir",
+                            "gone"]) == 1
+    err = capsys.readouterr().err
+    assert re.fullmatch(r"count_ones_lstm\.py: Saving epoch 4 in (gone/run-\w+)/ failed \(.*"
+                        r"(doesn't exist|No such file or directory).*\); \1/ holds no save \(fix "
+                        r"that, then run the same command to continue\)\.", err.strip()), err
+
+
+@NEEDS_RLIMIT
+def test_fresh_on_a_full_disk_keeps_the_old_save_aside(tmp_path, monkeypatch):
+    args = TINY + ["--save-every", "1", "--checkpoint-dir", "saved"]
+    monkeypatch.chdir(tmp_path)
+    assert col.main(args + ["--epochs", "1"]) == 0
+    folder = run_in(tmp_path / "saved")
+    before = files_in(folder)
+    full = subprocess.run([sys.executable, str(SCRIPT), *args, "--epochs", "5", "--fresh"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          preexec_fn=small_files_only)  # its first save is epoch 1 again
+    assert full.returncode == 1
+    where = folder.relative_to(tmp_path)
+    assert full.stderr.splitlines() == [
+        f"count_ones_lstm.py: Saving epoch 1 in {where}{os.sep} failed (File too large); "
+        f"{where}{os.sep} holds no save (fix that, then run the same command to continue)."]
+    assert files_in(folder / "before-fresh-1") == before
+
+
+def test_a_diverging_run_stops_before_it_saves_and_the_good_model_stays(tmp_path, capsys):
+    where = ["--checkpoint-dir", str(tmp_path), "--save-every", "1"]
+    assert col.main(TINY + where + ["--epochs", "2"]) == 0
+    capsys.readouterr()
+    good = run_in(tmp_path)
+    before = files_in(good)
+    assert col.main(TINY + where + ["--epochs", "6", "--learning-rate", "1e38"]) == 1
+    captured = capsys.readouterr()
+    [diverged] = [path for path in tmp_path.iterdir() if path != good]
+    loss = re.search(r"^Epoch 1/6 loss +(nan|inf) ", captured.out, re.MULTILINE)
+    assert loss, captured.out
+    assert captured.err.splitlines() == [
+        f"count_ones_lstm.py: The loss became {loss.group(1)} at epoch 1: training diverged "
+        f"(LEARNING_RATE 1e+38 may be too large); {diverged}{os.sep} holds no save."]
+    assert files_in(good) == before
+    assert not list(diverged.glob("model-*")) and not (diverged / "count_ones_lstm.json").exists()
+
+
+# --- 3. one run per folder -------------------------------------------------------------------
 
 @NOT_ON_WINDOWS
 @pytest.mark.long
@@ -35,9 +235,7 @@ def test_one_run_per_folder_predict_beside_it_and_sigterm_saves_the_epoch(tmp_pa
             "--eval-every", "1000", "--save-every", "1", "--checkpoint-dir", "shared", *PLAIN]
     first = subprocess.Popen([sys.executable, str(SCRIPT), *args], cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    seen = []
     for line in first.stdout:
-        seen.append(line)
         if line.startswith("Epoch    5/3000 loss"):
             break
     assert col.main(args) == 2
@@ -63,160 +261,27 @@ def test_one_run_per_folder_predict_beside_it_and_sigterm_saves_the_epoch(tmp_pa
     assert "nothing left to train" in capsys.readouterr().out  # the lock let go
 
 
-@pytest.mark.parametrize("damage", ["truncate data", "flip data", "empty index", "delete data"])
-def test_a_damaged_save_is_named_in_one_sentence_and_left_as_it_was(damage, tmp_path, capsys):
-    where = TINY + ["--checkpoint-dir", str(tmp_path)]
-    assert col.main(where + ["--epochs", "2"]) == 0
-    capsys.readouterr()
-    folder = run_in(tmp_path)
-    data = next(folder.glob("model-2.data-*"))
-    index = folder / "model-2.index"
-    if damage == "truncate data":
-        data.write_bytes(data.read_bytes()[:len(data.read_bytes()) // 2])
-    elif damage == "flip data":
-        raw = bytearray(data.read_bytes())
-        raw[len(raw) // 2] ^= 0xFF
-        data.write_bytes(bytes(raw))
-    elif damage == "empty index":
-        index.write_bytes(b"")
+@pytest.mark.parametrize("kind", ["folder", "link", "fifo"])
+def test_a_lock_that_is_not_a_plain_file_is_refused_and_nothing_is_written(kind, trained,
+                                                                            tmp_path, capsys):
+    where, folder = trained
+    lock = folder / col.LOCK_FILE
+    lock.unlink()
+    outside = tmp_path / "outside.txt"  # where a link would have the lock write
+    outside.write_text("mine")
+    if kind == "folder":
+        lock.mkdir()
+    elif kind == "link":
+        lock.symlink_to(outside)
     else:
-        data.unlink()
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no FIFOs here")
+        os.mkfifo(lock)
     before = files_in(folder)
-    for argv in (where + ["--epochs", "4"], where + ["--predict", "010110"]):
-        refused(argv, capsys, f"The checkpoint {folder / 'model-2'} cannot be read (",
-                "it is damaged or incomplete; give --fresh")
-    assert files_in(folder) == before
-    assert col.main(where + ["--epochs", "1", "--fresh"]) == 0  # --fresh gets past it
-
-
-OTHER = "is the record of another run (--num-hidden 12), moved here by hand or edited"
-
-
-@pytest.mark.parametrize("edit, sentence", [
-    (lambda record: record.update(settings=[1, 2]), "is not a checkpoint record this script"),
-    (lambda record: record.update(epoch=True), "is not a checkpoint record this script"),
-    (lambda record: record.update(epoch=-3, checkpoint="model--3"), "is not a checkpoint"),
-    (lambda record: record["settings"].update(NUM_LAYERS=0), "records settings no run can have "
-     "(NUM_LAYERS is 0, but it must be 1 or more)"),
-    (lambda record: record["settings"].update(NUM_HIDDEN="24"), "records settings no run can "
-     "have (NUM_HIDDEN is '24', but it must be a whole number)"),
-    (lambda record: record["settings"].update(CELL="lstm2"), "records settings no run can have "
-     "(CELL is 'lstm2', but it must be"),
-    (lambda record: record["settings"].update(NUM_HIDDEN=12), OTHER),
-    (lambda record: record.update(checkpoint="model-7"), "is not a checkpoint record this"),
-    (lambda record: record.update(epoch=7, checkpoint="model-7"), "which is missing"),
-    (lambda record: record["gradings"].append([3, "test", 1, 2]), "is not a checkpoint record"),
-    (lambda record: record.update(training_seconds="3s"), "is not a checkpoint record this"),
-])
-def test_a_hand_edited_record_is_named_in_one_sentence(edit, sentence, tmp_path, capsys):
-    where = TINY + ["--checkpoint-dir", str(tmp_path)]
-    assert col.main(where + ["--epochs", "2"]) == 0
-    capsys.readouterr()
-    path = run_in(tmp_path) / "count_ones_lstm.json"
-    record = json.loads(path.read_text())
-    edit(record)
-    path.write_text(json.dumps(record))
-    before = files_in(path.parent)
-    for argv in (where + ["--epochs", "3"], where + ["--predict", "010110"]):
-        refused(argv, capsys, str(path), sentence)
-    assert files_in(path.parent) == before
-
-
-# --- saving fails safe ---------------------------------------------------------------------
-
-@pytest.mark.skipif(resource is None, reason="needs Unix's RLIMIT_FSIZE to make a disk full")
-def test_a_save_that_cannot_be_written_names_the_last_epoch_kept(tmp_path, capsys,
-                                                                 monkeypatch):
-    # The run on a full disk is a process of its own (its file size limit is its own).
-    args = TINY + ["--save-every", "1", "--checkpoint-dir", "saved"]
-    monkeypatch.chdir(tmp_path)
-    assert col.main(args + ["--epochs", "2"]) == 0
-    folder = run_in(tmp_path / "saved")
-    before = files_in(folder)
-    full = subprocess.run([sys.executable, str(SCRIPT), *args, "--epochs", "4"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300,
-                          preexec_fn=small_files_only)
-    assert full.returncode == 1
-    where = folder.relative_to(tmp_path)
-    assert full.stderr.splitlines() == [
-        f"count_ones_lstm.py: Saving epoch 3 in {where}{os.sep} failed (File too large); the last "
-        f"save, epoch 2 in {where}{os.sep}, is kept as it was (fix that, then run the same command to "
-        "continue)."]
-    assert files_in(folder) == before  # nothing of epoch 3 left behind
-    capsys.readouterr()
-    assert col.main(args + ["--epochs", "4"]) == 0  # room again: it continues
-    assert " from epoch 2 " in capsys.readouterr().out.splitlines()[0]
-
-
-def test_a_record_that_cannot_be_written_leaves_no_part_of_the_new_save(
-        tmp_path, capsys, monkeypatch):
-    # The disk fills up after TensorFlow wrote epoch 3's files, while the record is written:
-    # those files go again, and the record still names epoch 2.
-    where = ["--checkpoint-dir", str(tmp_path), "--save-every", "1"]
-    assert col.main(TINY + where + ["--epochs", "2"]) == 0
-    capsys.readouterr()
-    folder = run_in(tmp_path)
-    before = files_in(folder)
-
-    real = col.write_whole
-
-    def full_disk(path, text):
-        if path.endswith(col.CHECKPOINT_FILE):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real(path, text)
-
-    monkeypatch.setattr(col, "write_whole", full_disk)
-    assert col.main(TINY + where + ["--epochs", "4"]) == 1
-    assert capsys.readouterr().err.splitlines() == [
-        f"count_ones_lstm.py: Saving epoch 3 in {folder}{os.sep} failed (No space left on device); "
-        f"the last save, epoch 2 in {folder}{os.sep}, is kept as it was (fix that, then run the "
-        "same command to continue)."]
-    assert files_in(folder) == before
-
-
-@NOT_ON_WINDOWS
-def test_a_folder_removed_during_the_run_stops_it_with_one_sentence(tmp_path, capsys,
-                                                                    monkeypatch):
-    monkeypatch.chdir(tmp_path)  # (the run's own process is not the subject: it runs here)
-    removed_before_epoch(monkeypatch, tmp_path / "gone", 4)  # saved 1 to 3, if saving
-    assert col.main(TINY + ["--epochs", "10", "--save-every", "1", "--checkpoint-dir",
-                            "gone"]) == 1
-    err = capsys.readouterr().err
-    assert re.fullmatch(r"count_ones_lstm\.py: Saving epoch 4 in (gone/run-\w+)/ failed \(No "
-                        r"such file or directory\); \1/ holds no save \(fix that, then "
-                        r"run the same command to continue\)\.", err.strip()), err
-
-
-def test_a_diverging_run_stops_before_it_saves_and_the_good_model_stays(tmp_path, capsys):
-    where = ["--checkpoint-dir", str(tmp_path), "--save-every", "1"]
-    assert col.main(TINY + where + ["--epochs", "2"]) == 0
-    capsys.readouterr()
-    good = run_in(tmp_path)
-    before = files_in(good)
-    assert col.main(TINY + where + ["--epochs", "6", "--learning-rate", "1e38"]) == 1
-    captured = capsys.readouterr()
-    [diverged] = [path for path in tmp_path.iterdir() if path != good]
-    loss = re.search(r"^Epoch 1/6 loss +(nan|inf) ", captured.out, re.MULTILINE)
-    assert loss, captured.out
-    assert captured.err.splitlines() == [
-        f"count_ones_lstm.py: The loss became {loss.group(1)} at epoch 1: training diverged "
-        f"(LEARNING_RATE 1e+38 may be too large); {diverged}{os.sep} holds no save."]
-    assert files_in(good) == before
-    assert not list(diverged.glob("model-*")) and not (diverged / "count_ones_lstm.json").exists()
-
-
-def test_tensorflows_own_tools_find_the_newest_save(tmp_path, capsys):
-    where = ["--checkpoint-dir", str(tmp_path)]
-    assert col.main(TINY + where + ["--epochs", "2"]) == 0
-    folder = run_in(tmp_path)
-    assert col.tf.train.latest_checkpoint(str(folder)) == str(folder / "model-2")
-    assert col.main(TINY + where + ["--epochs", "3"]) == 0
-    assert col.tf.train.latest_checkpoint(str(folder)) == str(folder / "model-3")
-    state = col.tf.train.get_checkpoint_state(str(folder))
-    assert list(state.all_model_checkpoint_paths) == [str(folder / "model-3")]
-    assert sorted(path.name for path in folder.glob("model-*")) == [
-        "model-3.data-00000-of-00001", "model-3.index"]
-    capsys.readouterr()
+    refused(where + ["--epochs", "3"], capsys, f"{lock} cannot be used (not a plain file); fix "
+            "that, or give another folder.")
+    assert files_in(folder) == before and outside.read_text() == "mine"
+    assert col.main(where + ["--predict", "010110"]) == 0  # reading takes no lock
 
 
 # --- limits, closed pipes --------------------------------------------------------------------
