@@ -738,7 +738,7 @@ def wrong_by_tree(session, net, sample):
     return wrong if same else None
 
 
-# --- The saved model asked: --predict, and --inspect, what the cell's state does as it counts -
+# --- The saved model asked: --predict; --inspect, what the cell's state does as it counts ----
 # An LSTM's cell state c is not squashed between steps, so a unit of c can step up for each
 # 1 and hold for each 0; the probe keeps every state, find_counters() finds such units.
 
