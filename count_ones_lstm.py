@@ -545,7 +545,7 @@ def main(argv=None):
     status: 0, 2 for a setting it cannot run with, a stop signal's (STOPS), or 1."""
     folder = None  # the run's, while it trains
     for stream in (sys.stdout, sys.stderr):  # a character the output lacks is an escape (a
-        if hasattr(stream, "reconfigure"):  # folder named 检查 on cp1252: \\u68c0\\u67e5)
+        if hasattr(stream, "reconfigure"):  # folder named 检查 on cp1252: \u68c0\u67e5)
             stream.reconfigure(errors="backslashreplace")
     tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
     warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
@@ -814,6 +814,8 @@ def read_exactly(columns, target):
     design = np.column_stack([columns, np.ones(len(target))])
     fitted = design @ np.linalg.lstsq(design, target, rcond=None)[0]
     return float(np.mean(np.round(fitted) == target))
+
+
 HEAT = " .:-=+*#%@"  # from a unit's value at the lowest counts it sees to the highest
 COUNTS_CLEANLY = 0.99  # a unit whose value alone gives the count at this share of bits
 INSPECT_SAMPLE = 2000  # strings the unit finder measures (every bit of each)
