@@ -611,7 +611,8 @@ def fast_rnn(unroll, towers, notes):
             part = data[a:b]  # (part, SEQ_LEN, 1)
             lengths = None if sequence_length is None else sequence_length[a:b]  # (part,)
             if unroll == "static":  # SEQ_LEN x (part, 1) in, SEQ_LEN x (part, hidden) out
-                outputs, state = unrolled(cell, tf.unstack(part, axis=1), lengths, dtype)
+                outputs, state = tf1.nn.static_rnn(cell, tf.unstack(part, axis=1), dtype=dtype,
+                                                   sequence_length=lengths)
                 vals.append(tf.stack(outputs))
             else:
                 val, state = tf1.nn.dynamic_rnn(cell, part, sequence_length=lengths,
@@ -621,27 +622,6 @@ def fast_rnn(unroll, towers, notes):
         return (tf.transpose(tf.concat(vals, 1), [1, 0, 2]),  # (batch, SEQ_LEN, hidden)
                 tf.nest.map_structure(lambda *parts: tf.concat(parts, 0), *states))
     return rnn
-
-
-def unrolled(cell, bits, lengths, dtype):
-    """static_rnn: a copy of the cell per bit. With lengths, not static_rnn's two conditionals
-    a bit (at 20 bits they made building the graph 2.4 times as long) but every bit's step
-    taken, and past a string's end its output zeros and its state carried on by tf.where, as
-    in dynamic_rnn's loop."""
-    if lengths is None:
-        return tf1.nn.static_rnn(cell, bits, dtype=dtype)
-    state = cell.zero_state(tf.shape(bits[0])[0], dtype)
-    outputs = []
-    with tf1.variable_scope("rnn") as scope:  # the variables' names of static_rnn's
-        for step, bit in enumerate(bits):
-            if step > 0:
-                scope.reuse_variables()
-            output, new_state = cell(bit, state)
-            ended = (step >= lengths)[:, None]  # (part, 1): this bit is past the string's end
-            outputs.append(tf.where(ended, tf.zeros_like(output), output))
-            state = tf.nest.map_structure(lambda old, new: tf.where(ended, old, new), state,
-                                          new_state)
-    return outputs, state
 
 
 def step_layers(layers, inputs, state):
