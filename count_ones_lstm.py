@@ -1175,11 +1175,12 @@ def check_places(settings):
 
 
 def readable(settings):
-    """The strings a model of these settings reads: '20-bit strings', 'strings of 1 to 20
-    bits'."""
+    """The strings a model of these settings reads: '20-bit strings', 'strings of 1 to 20 bits'."""
     if settings.min_len == settings.seq_len:
         return f"{settings.seq_len}-bit strings"
     return f"strings of {settings.min_len} to {settings.seq_len} bits"
+
+
 # --- Runs and checkpoints --------------------------------------------------------------------
 # A run's folder, CHECKPOINT_DIR/run-<digits of what shapes its learning>, holds TensorFlow's
 # saves, the run's record and its lock. Four rules keep every save: TensorFlow's Saver deletes
@@ -1221,12 +1222,12 @@ def one_sentence(path, saving=None):
                            "another folder.") from None
 
 
-def read_file(path):
-    """A run's file's bytes. A FIFO or device in its place is an error, never waited on."""
+def read_file(path, size=-1):
+    """A run's file's bytes, at most size; a FIFO or device there is an error, not waited on."""
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise OSError(errno.EINVAL, "not a plain file", path)
     with open(path, "rb") as file:
-        return file.read()
+        return file.read(size)
 
 
 def write_whole(path, text):
@@ -1332,7 +1333,7 @@ def read_record(folder, settings=None):
             raise ValueError(f"its save, {saved['checkpoint']}, is incomplete")
         if hashlib.sha256(read_file(files[0])).hexdigest() != saved["index"]:
             raise ValueError(f"{saved['checkpoint']} is not the save it was written with")
-        read_file(files[1])  # (the system's refusals said before TensorFlow's reader's)
+        read_file(files[1], 0)  # opened: the system's refusals said before TensorFlow's
     options, edited = differences(saved, settings) if settings else ([], [])
     if options or edited:
         raise OtherRun(f"{path} is the record of another run ({in_words(options, edited)}), "
@@ -1438,11 +1439,11 @@ def locked(folder):
 def check_folder(folder, saved, fresh=False):
     """--fresh moves all a folder holds into before-fresh-N (returned); else no record, no run."""
     with one_sentence(folder):
-        names = sorted(name for name in os.listdir(folder) if name != LOCK_FILE
+        listed = os.listdir(folder)
+        names = sorted(name for name in listed if name != LOCK_FILE
                        and not name.startswith((".", "before-fresh-")))
         if fresh and names:
-            earlier = [name for name in os.listdir(folder) if name.startswith("before-fresh-")]
-            aside = f"before-fresh-{len(earlier) + 1}"
+            aside = f"before-fresh-{sum(name.startswith('before-fresh-') for name in listed) + 1}"
             os.mkdir(os.path.join(folder, aside))
             for name in names:
                 os.replace(os.path.join(folder, name), os.path.join(folder, aside, name))
