@@ -14,6 +14,9 @@ import sys  # first, so that a slip in the settings below (CELL = gru) is one se
 if sys.version_info < (3, 10):  # TensorFlow 2.21 is made for Python 3.10 to 3.13 only
     sys.exit(f"count_ones_lstm.py: this is Python {sys.version.split()[0]}; TensorFlow 2.21 "
              "needs 3.10 to 3.13: make .venv with one (the README's Quick start).")
+import tokenize  # noqa: E402
+with tokenize.open(__file__) as this_file:  # read once, as Python read it a moment ago: the
+    SOURCE = this_file.read()  # run's settings and its code's identity are this text's
 
 
 def settings_slip(kind, error, trace):
@@ -59,9 +62,10 @@ GRADING = "tree"  # "tree": strings share their prefixes' work; "batches": the t
 EVAL_BATCH = 65536  # at most how many strings one grading run holds
 # --- end of settings ---
 sys.excepthook = python_hook
+as_written = dict(globals())  # the block's values, before any later line of the same name
 
 import argparse, ast, contextlib, errno, functools, hashlib, io, json, os, re  # noqa: E401, E402
-import importlib.util, signal, stat, time, tokenize, warnings  # noqa: E401, E402
+import importlib.util, signal, stat, time, warnings  # noqa: E401, E402
 from types import SimpleNamespace  # noqa: E402
 pressed = []  # Ctrl-C while the packages load is noted: some of their code swallows it
 if __name__ == "__main__":
@@ -495,7 +499,7 @@ def make_data(settings, say):
     return data
 
 
-def train_and_report(settings, log_dir=""):
+def train_and_report(settings):
     """One run: build the graph, open its folder, make the data, train, grade and report (the
     number wrong), or raise Stopped; an output that fails stops it after its epoch."""
     ctrl_c = CtrlC()
@@ -509,13 +513,13 @@ def train_and_report(settings, log_dir=""):
             ctrl_c.press(f"its output failing ({reason(problem)})")
 
     started = time.perf_counter()
-    net = build_graph(settings)  # before the folder: an edit that cannot build leaves none
+    net = build_graph(settings)  # before any folder: an edit that cannot build leaves none
     with opened_run(settings) as run:  # the run's folder, locked, and what it holds
         say(run.heading)
         data = make_data(settings, say)
         for note in net.notes:
             say(note)
-        log = Scalars(log_dir, net.graph, settings, (run.last or 0) + 1, run.saved)
+        log = Scalars(log_folder(settings), net.graph, settings, (run.last or 0) + 1, run.saved)
         with new_session(net) as session:
             if run.saved:
                 restore(run.saved, session, net)
@@ -553,21 +557,19 @@ def main(argv=None):
     try:
         if argv is None:
             argv = sys.argv[1:]
-        block = read_settings_block()  # the settings block as written, read once a run
-        settings = parse_settings(argv, block)
-        check_settings(settings)
-        written = parse_settings([], block)  # the block's own values: logs are named by changes
-        with constants_set_to(settings, block):
+        settings = parse_settings(argv)
+        with constants_set_to(settings):  # every line below reads the run's values
+            check_settings(settings)
             if settings.predict is not None:
                 predict_saved(settings)
             elif settings.inspect is not None:
-                inspect_saved(settings, log_folder(settings, written))
+                inspect_saved(settings, log_folder(settings))
             elif settings.runs:
                 list_runs(settings)
             else:
                 if settings.checkpoint_dir:
                     folder = run_folder(settings)
-                train_and_report(settings, log_folder(settings, written))
+                train_and_report(settings)
     except SettingError as problem:
         complain(problem)
         return 2
@@ -976,31 +978,22 @@ SWITCHED = {"true": True, "yes": True, "on": True, "1": True, "false": False, "n
 
 
 @functools.cache
-def parsed(path=__file__):
-    """(text, module) of the file at path, read once, past a byte-order mark as Python reads."""
-    with open(path, encoding="utf-8-sig") as source:
-        text = source.read()
-    return text, ast.parse(text)
-
-
-@functools.cache
-def read_settings_block(path=__file__):
-    """[(name, help text)] per setting of the block, read by Python's own parser; main() reads
-    it once a run and hands it on (later calls get the same list)."""
-    text, tree = parsed(path)
-    lines = text.splitlines()
+def read_settings_block():
+    """[(name, help text)] per setting of the block in SOURCE, read by Python's own parser; a
+    name written twice is the later line's, as Python has it."""
+    lines = SOURCE.splitlines()
     try:
         first = next(n for n, line in enumerate(lines, 1) if line.startswith(BLOCK_START))
         last = next(n for n, line in enumerate(lines, 1) if line.startswith(BLOCK_END))
     except StopIteration:
-        raise SettingError(f"The settings block of {os.path.basename(path)} has lost its "
+        raise SettingError(f"The settings block of {os.path.basename(__file__)} has lost its "
                            f"first or last line ({BLOCK_START!r} ... {BLOCK_END!r}); "
                            "put it back.") from None
     comments = {token.start[0]: token.string.lstrip("#").strip()
-                for token in tokenize.generate_tokens(io.StringIO(text).readline)
+                for token in tokenize.generate_tokens(io.StringIO(SOURCE).readline)
                 if token.type == tokenize.COMMENT}
-    found = []
-    for node in tree.body:
+    found = {}
+    for node in ast.parse(SOURCE).body:
         if not first < node.lineno < last:
             continue
         targets = []  # NAME = value, or NAME: type = value
@@ -1012,8 +1005,9 @@ def read_settings_block(path=__file__):
             raise SettingError(f"Line {node.lineno} of the settings block, "
                                f"{lines[node.lineno - 1].strip()!r}, is not a setting "
                                "(NAME = value); fix it or move it out of the block.")
-        found.append((targets[0].id, comments.get(node.end_lineno, "")))
-    return found
+        found.pop(targets[0].id, None)  # (a name written again takes the later line's place)
+        found[targets[0].id] = comments.get(node.end_lineno, "")
+    return list(found.items())
 
 
 def option_type(name, value):
@@ -1046,29 +1040,27 @@ class OneLineParser(argparse.ArgumentParser):
         raise SettingError(message[0].upper() + message[1:] + "; see --help for the options.")
 
 
-def parse_settings(argv, block=None, **changes):
+def parse_settings(argv, **changes):
     """Command-line words (and changes) -> Settings; the block makes the options and defaults."""
-    if block is None:
-        block = read_settings_block()
     parser = OneLineParser(
         description="Train an LSTM to count the ones in binary strings (TF1 graph API).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         allow_abbrev=False)
     seen = {}
-    for name, meaning in block:
+    for name, meaning in read_settings_block():
         option = name.lower().replace("_", "-")
         if option in OWN_OPTIONS or option in seen:
             clash = f"--{option}" if option in OWN_OPTIONS else seen[option]
             raise SettingError(f"{name} in the settings block would be the option "
                                f"--{option}, which {clash} already is; rename it.")
         seen[option] = name
-        value = globals()[name]
+        value = as_written[name]
         switch = dict(nargs="?", const=True, metavar="true/false") if isinstance(
             value, bool) else dict(metavar=name)  # --name alone means true
         parser.add_argument("--" + option, dest=name.lower(), type=option_type(name, value),
                             default=value, help=meaning or name, **switch)
     parser.add_argument("--fresh", action="store_true", help="start this run over at epoch 1; "
-                        "what its folder held is moved into a folder there, before-fresh-N")
+                        "its saves and record are moved into a folder there, before-fresh-N")
     parser.add_argument("--predict", nargs="+", metavar="STRING", help="do not train: print "
                         "the saved model's count for each string of 0s and 1s")
     parser.add_argument("--inspect", nargs="+", metavar="STRING", help="do not train: find "
@@ -1087,9 +1079,10 @@ def parse_settings(argv, block=None, **changes):
 
 
 @contextlib.contextmanager
-def constants_set_to(settings, block):
-    """While a run lasts, each constant of the block holds the run's value (its --option)."""
-    names = [name for name, _ in block]
+def constants_set_to(settings):
+    """While a run lasts, each constant of the block holds the run's value (its --option),
+    even one that a later line of the same name set otherwise."""
+    names = [name for name, _ in read_settings_block()]
     before = {name: globals()[name] for name in names}
     globals().update({name: getattr(settings, name.lower()) for name in names})
     try:
@@ -1215,7 +1208,10 @@ def one_sentence(path, saving=None):
                           f"{what_is_kept(path)} (fix that, then run the same command to "
                           "continue).", 1) from None
         file = getattr(problem, "filename", None) or path
-        if isinstance(problem, DAMAGED) or getattr(problem, "error_code", 0) in DAMAGED_CODES:
+        damaged = isinstance(problem, DAMAGED)  # but a path the system cannot spell is not:
+        if isinstance(problem, UnicodeEncodeError) or not damaged:
+            damaged = getattr(problem, "error_code", 0) in DAMAGED_CODES
+        if damaged:
             raise SettingError(f"{file} cannot be read ({reason(problem)}): it is damaged or "
                                f"incomplete; {FRESH}.") from None
         raise SettingError(f"{file} cannot be used ({reason(problem)}); fix that, or give "
@@ -1257,11 +1253,11 @@ def digest(node):
 
 
 @functools.cache
-def learning_code(path=__file__):
+def learning_code():
     """{"name()" or "NAME": digest} of LEARNING_CODE and the functions and constants it uses."""
-    block = {name for name, _ in read_settings_block(path)}
+    block = {name for name, _ in read_settings_block()}
     named = {}
-    for node in parsed(path)[1].body:
+    for node in ast.parse(SOURCE).body:
         if isinstance(node, ast.FunctionDef):
             named[node.name] = node
         elif isinstance(node, ast.Assign):
@@ -1396,8 +1392,13 @@ def opened_run(settings):
         yield run
         return
     run.folder = run_folder(settings)
-    with one_sentence(run.folder):
-        os.makedirs(run.folder, exist_ok=True)
+    with one_sentence(run.folder):  # through TensorFlow's file system, which the saves take:
+        if not tf.io.gfile.exists(run.folder):  # a path it cannot reach fails now, not at a save
+            tf.io.gfile.makedirs(run.folder)
+        mine, others = written_here(run.folder)
+    if others and not mine:  # a folder this script did not make: nothing is written there
+        raise SettingError(f"{run.folder}{os.sep} holds {few(others)} and nothing this script "
+                           "wrote, so it is not a run's folder; give another --checkpoint-dir.")
     with locked(run.folder):
         try:  # the record as it is now, under the lock, and its save read whole
             run.saved = read_record(run.folder, settings)
@@ -1411,7 +1412,7 @@ def opened_run(settings):
                 raise
         if settings.fresh:
             run.saved = None
-        aside = check_folder(run.folder, run.saved, settings.fresh)
+        aside = check_folder(run.folder, mine, run.saved, settings.fresh)
         run.heading = first_line(settings, run.folder, run.saved, aside)
         yield run
 
@@ -1436,22 +1437,49 @@ def locked(folder):
         yield
 
 
-def check_folder(folder, saved, fresh=False):
-    """--fresh moves all a folder holds into before-fresh-N (returned); else no record, no run."""
-    with one_sentence(folder):
-        listed = os.listdir(folder)
-        names = sorted(name for name in listed if name != LOCK_FILE
-                       and not name.startswith((".", "before-fresh-")))
-        if fresh and names:
-            aside = f"before-fresh-{sum(name.startswith('before-fresh-') for name in listed) + 1}"
-            os.mkdir(os.path.join(folder, aside))
-            for name in names:
-                os.replace(os.path.join(folder, name), os.path.join(folder, aside, name))
-            return aside
-    if names and not saved:
-        raise SettingError(f"{folder}{os.sep} holds {', '.join(names[:3])}"
-                           f"{' ...' if len(names) > 3 else ''}, which this script has no "
+def written_here(folder):
+    """([names of what this script wrote in folder], [the others]): its record and lock,
+    TensorFlow's list of its saves (`checkpoint`) and the files of the saves listed there."""
+    state = tf.train.get_checkpoint_state(folder)
+    saves = []
+    if state:
+        saves = [os.path.basename(path) for path in state.all_model_checkpoint_paths]
+    mine, others = [], []
+    for name in sorted(tf.io.gfile.listdir(folder)):
+        if name.startswith((".", "before-fresh-")):  # a system's, or set aside by --fresh
+            continue
+        if name in (CHECKPOINT_FILE, LOCK_FILE, "checkpoint") or any(
+                name == f"{save}.index" or name.startswith(f"{save}.data-") for save in saves):
+            mine.append(name)
+        else:
+            others.append(name)
+    return mine, others
+
+
+def few(names):
+    """The first three names, and '...' if there are more."""
+    if len(names) > 3:
+        return ", ".join(names[:3]) + " ..."
+    return ", ".join(names)
+
+
+def check_folder(folder, mine, saved, fresh=False):
+    """--fresh moves what this script wrote in folder (not its lock) into before-fresh-N,
+    returned; else saves with no record are refused, not trained over."""
+    mine = [name for name in mine if name != LOCK_FILE]
+    if mine and not saved and not fresh:
+        raise SettingError(f"{folder}{os.sep} holds {few(mine)}, which this script has no "
                            f"record of; {FRESH}.")
+    if fresh and mine:
+        number = 1
+        while os.path.lexists(os.path.join(folder, f"before-fresh-{number}")):
+            number += 1
+        with one_sentence(folder):
+            os.mkdir(os.path.join(folder, f"before-fresh-{number}"))
+            for name in mine:
+                os.replace(os.path.join(folder, name),
+                           os.path.join(folder, f"before-fresh-{number}", name))
+        return f"before-fresh-{number}"
 
 
 def first_line(settings, folder, saved, aside=None):
@@ -1465,7 +1493,7 @@ def first_line(settings, folder, saved, aside=None):
     if settings.fresh:
         line = f"Starting over (--fresh), saving in {folder}{os.sep}"
     if aside:
-        line += f" (what was there is now in {aside}{os.sep})"
+        line += f" (the run saved there before is now in {aside}{os.sep})"
     others = other_runs(settings)
     if others:
         line += f"; {settings.checkpoint_dir}{os.sep} keeps {others}"
@@ -1732,12 +1760,12 @@ class Scalars:
             tf1.Summary.Value(tag=tag, simple_value=value) for tag, value in values.items()]))
 
 
-def log_folder(settings, written):
-    """LOG_DIR/<options that make these settings from the block as `written`>-<run digits>,
-    made if need be; "" if LOG_DIR is empty (no logs)."""
+def log_folder(settings):
+    """LOG_DIR/<options that make these settings from the block's>-<run digits>, made if need
+    be; "" if LOG_DIR is empty (no logs)."""
     if not settings.log_dir:
         return ""
-    block = learning_settings(written)
+    block = learning_settings(parse_settings([]))
     changed = [f"{name.lower().replace('_', '-')}={value}"
                for name, value in learning_settings(settings).items() if value != block.get(name)]
     name = re.sub(r"[^\w.=,+-]+", "_", ",".join(changed))[:80] or "defaults"

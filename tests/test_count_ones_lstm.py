@@ -513,16 +513,18 @@ def test_a_second_run_continues_from_the_checkpoint_and_fresh_starts_over(tmp_pa
     before = files_in(folder)
     assert col.main(TINY + where + ["--epochs", "2", "--fresh"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"Starting over (--fresh), saving in {folder}{os.sep} (what was there "
-                          f"is now in before-fresh-1{os.sep})") and "Epoch 1/2 loss" in out
-    assert sorted(files_in(folder)) == [  # the older saves set aside, whole
-        "before-fresh-1/checkpoint", "before-fresh-1/count_ones_lstm.json",
+    assert out.startswith(f"Starting over (--fresh), saving in {folder}{os.sep} (the run "
+                          f"saved there before is now in before-fresh-1{os.sep})")
+    assert "Epoch 1/2 loss" in out
+    assert sorted(files_in(folder)) == [  # the older saves set aside, whole; the user's file
+        "before-fresh-1/checkpoint", "before-fresh-1/count_ones_lstm.json",  # left where it is
         "before-fresh-1/model-5.data-00000-of-00001", "before-fresh-1/model-5.index",
         "before-fresh-1/model-6.data-00000-of-00001", "before-fresh-1/model-6.index",
-        "before-fresh-1/model-notes.txt", "checkpoint", "count_ones_lstm.json",
-        "model-2.data-00000-of-00001", "model-2.index"]
+        "checkpoint", "count_ones_lstm.json", "model-2.data-00000-of-00001", "model-2.index",
+        "model-notes.txt"]
     assert {name: data for name, (data, _) in files_in(folder).items() if "/" in name} == {
-        f"before-fresh-1/{name}": data for name, (data, _) in before.items()}
+        f"before-fresh-1/{name}": data for name, (data, _) in before.items()
+        if name != "model-notes.txt"}
 
 
 @pytest.mark.parametrize("option", [["--checkpoint-dir"], ["--checkpoint-dir=", "--log-dir"]])
@@ -816,6 +818,40 @@ def test_a_bad_edit_of_the_constants_is_one_sentence_and_status_2(edit, sentence
     assert out == ""
     lines = err.splitlines()
     assert len(lines) == 1 and sentence in lines[0], err
+
+
+def test_the_block_says_what_a_setting_is_even_against_a_later_line_of_its_name(tmp_path,
+                                                                              capsys):
+    # COUNTER_STEP is the hand-set cell's constant, further down; in the block it is a
+    # setting, and its value is the block's everywhere. EPOCHS twice: the later line, as Python.
+    copy = load_copy(edited_copy(tmp_path, ("SEED = ", "SEED = 0\nCOUNTER_STEP = 0.5  # mine"),
+                                 ("EVAL_EVERY = ", "EVAL_EVERY = 1\nEPOCHS = 2  # again")))
+    help_text = help_of(copy, capsys)
+    assert "--counter-step COUNTER_STEP mine (default: 0.5)" in help_text
+    assert "--epochs EPOCHS again (default: 2)" in help_text
+    assert copy.main(TINY + ["--checkpoint-dir", str(tmp_path / "ck"), "--cell", "handwired"]) == 0
+    out = capsys.readouterr().out
+    assert "Epoch 0 error" in out  # set by hand, not trained
+    record = copy.read_record(str(run_in(tmp_path / "ck")))
+    assert record["settings"]["COUNTER_STEP"] == 0.5
+    kernel = col.tf.train.load_checkpoint(record["prefix"]).get_tensor(
+        "model/rnn/lstm_cell/kernel")
+    assert kernel[0, 24] == pytest.approx(np.arctanh(0.5))  # unit 0's candidate: 0.5 a one
+
+
+def test_the_run_is_the_code_that_was_read_when_it_started(tmp_path, capsys):
+    # The file is read once, as Python reads it: an edit saved while the run starts (or
+    # while a notebook holds the script imported) is the next run's, not this one's.
+    copy_path = edited_copy(tmp_path, ("EPOCHS = ", "EPOCHS = 1"))
+    copy = load_copy(copy_path)
+    started_as = copy.run_folder(copy.parse_settings(TINY))
+    copy_path.write_text(copy_path.read_text().replace("1e-10, 1.0", "1e-9, 1.0").replace(
+        "EPOCHS = 1", "EPOCHS = 7"))
+    assert copy.main(TINY + ["--checkpoint-dir", str(tmp_path / "ck")]) == 0
+    assert "Epoch 1/1 loss" in capsys.readouterr().out
+    assert run_in(tmp_path / "ck").name == os.path.basename(started_as)
+    edited = load_copy(copy_path)  # the edit, read anew, is a run of its own
+    assert edited.run_folder(edited.parse_settings(TINY)) != started_as
 
 
 def test_a_constant_of_your_own_becomes_an_option_and_is_read_by_its_name(tmp_path, capsys):

@@ -5,7 +5,8 @@ exit status, the one sentence, and the folder's files byte for byte afterwards.
 
 1. TensorFlow's Saver deletes only the saves on its list (kept in the record), the newest two.
 2. Every file is written whole: a failed write leaves the last save and its record as they were.
-3. One run trains in a folder at a time."""
+3. One run trains in a folder at a time.
+4. The script writes only in a folder it made, and there only what it wrote."""
 
 import errno
 import os
@@ -94,7 +95,7 @@ def test_saves_without_a_readable_record_are_not_trained_over_and_fresh_sets_the
     refused(where + ["--epochs", "4"], capsys, sentence)
     assert files_in(folder) == before
     assert col.main(where + ["--epochs", "3", "--fresh"]) == 0
-    assert f"(what was there is now in before-fresh-1{os.sep})" in capsys.readouterr().out
+    assert f"(the run saved there before is now in before-fresh-1{os.sep})" in capsys.readouterr().out
     assert {name: data for name, data in files_in(folder).items()
             if name.startswith("before-fresh-1/")} == {
         f"before-fresh-1/{name}": data for name, data in before.items()}
@@ -282,6 +283,52 @@ def test_a_lock_that_is_not_a_plain_file_is_refused_and_nothing_is_written(kind,
             "that, or give another folder.")
     assert files_in(folder) == before and outside.read_text() == "mine"
     assert col.main(where + ["--predict", "010110"]) == 0  # reading takes no lock
+
+
+# --- 4. the script writes only in a folder it made, and there only what it wrote ---------------
+
+@pytest.mark.parametrize("fresh", [[], ["--fresh"]])
+def test_a_folder_the_script_did_not_make_is_refused_and_nothing_is_written(fresh, tmp_path,
+                                                                            capsys):
+    # A run's folder name that leads to a user's folder (a link here, or made by hand): it
+    # holds nothing the script wrote, so the script writes nothing there, lock included.
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "a.txt").write_text("x")
+    (precious / "checkpoint.1.tmp").write_text("y")  # named like a leftover, and still theirs
+    where = TINY + ["--checkpoint-dir", str(tmp_path / "ck")]
+    folder = col.run_folder(col.parse_settings(where))
+    os.makedirs(tmp_path / "ck")
+    if hasattr(os, "symlink") and sys.platform != "win32":
+        os.symlink(precious, folder)
+    else:
+        precious = shutil.move(precious, folder)
+    before = files_in(precious)
+    refused(where + fresh, capsys, f"{folder}{os.sep} holds a.txt, checkpoint.1.tmp and nothing "
+            "this script wrote, so it is not a run's folder; give another --checkpoint-dir.")
+    assert files_in(precious) == before and sorted(os.listdir(precious)) == [
+        "a.txt", "checkpoint.1.tmp"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a C locale's file names are Unix's")
+def test_a_folder_tensorflow_cannot_spell_is_found_before_training_not_called_damaged(
+        tmp_path, capsys):
+    # In a C locale without UTF-8 mode, Python carries a non-ASCII name as it came, but
+    # TensorFlow cannot encode it: a run saved there before (in UTF-8) cannot be reached, and
+    # is not damaged; a new run there stops before its first epoch.
+    where = TINY + ["--checkpoint-dir", str(tmp_path / "prüfung"), "--epochs", "1"]
+    assert col.main(where) == 0
+    capsys.readouterr()
+    before = files_in(tmp_path / "prüfung")
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0"}
+    for more in ([], ["--seed", "1"]):  # the run saved before, and a new one
+        result = subprocess.run([sys.executable, str(SCRIPT), *where, *more], env=env,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 2 and " loss " not in result.stdout, result.stderr
+        assert re.fullmatch(r"count_ones_lstm.py: .*run-[0-9a-f]{8} cannot be used \("
+                            r"UnicodeEncodeError: .*\); fix that, or give another folder.\n",
+                            result.stderr), result.stderr
+    assert files_in(tmp_path / "prüfung") == before
 
 
 # --- limits, closed pipes --------------------------------------------------------------------
