@@ -14,9 +14,6 @@ import sys  # first, so that a slip in the settings below (CELL = gru) is one se
 if sys.version_info < (3, 10):  # TensorFlow 2.21 is made for Python 3.10 to 3.13 only
     sys.exit(f"count_ones_lstm.py: this is Python {sys.version.split()[0]}; TensorFlow 2.21 "
              "needs 3.10 to 3.13: make .venv with one (the README's Quick start).")
-import tokenize  # noqa: E402
-with tokenize.open(__file__) as this_file:  # read once, as Python read it a moment ago: the
-    SOURCE = this_file.read()  # run's settings and its code's identity are this text's
 
 
 def settings_slip(kind, error, trace):
@@ -64,8 +61,10 @@ EVAL_BATCH = 65536  # at most how many strings one grading run holds
 sys.excepthook = python_hook
 as_written = dict(globals())  # the block's values, before any later line of the same name
 
-import argparse, ast, contextlib, errno, functools, hashlib, io, json, os, re  # noqa: E401, E402
-import importlib.util, signal, stat, time, warnings  # noqa: E401, E402
+import argparse, ast, contextlib, difflib, errno, functools, hashlib, io, json  # noqa: E401, E402
+import importlib.util, os, re, signal, stat, time, tokenize, warnings  # noqa: E401, E402
+with tokenize.open(__file__) as this_file:  # read once, as Python read it a moment ago: the
+    SOURCE = this_file.read()  # run's settings and its code's identity are this text's
 from types import SimpleNamespace  # noqa: E402
 pressed = []  # Ctrl-C while the packages load is noted: some of their code swallows it
 if __name__ == "__main__":
@@ -383,12 +382,14 @@ def fit_sample(sample, seq_len):
 
 
 def sample_answer(session, net, sample):
-    """The model's answer for the sample: the true count's probability, or the number."""
+    """The model's answer for the sample: the true answer's probability, or the number."""
     sample = fit_sample(sample, net.seq_len)
-    answer, true = predict(session, net, [sample])[0], sample.count("1")
-    return (f"sample {sample}: probability {answer[true]:.3f} of its {true} ones"
-            if net.model.head == "softmax" else f"sample {sample}: outputs {answer:.3f} for "
-            f"its {true} ones")
+    answer = predict(session, net, [sample])[0]
+    [true], word = true_answers([sample], net.seq_len)
+    its = f"its {true} ones" if word == "count" else f"its class, {true}"
+    if net.model.head == "softmax":
+        return f"sample {sample}: probability {answer[true]:.3f} of {its}"
+    return f"sample {sample}: outputs {answer:.3f} for {its}"
 
 
 # --- Grading, prediction and the report ------------------------------------------------------
@@ -430,10 +431,19 @@ def errors_by(key, wrong, numbers, seq_len):
 
 
 def predict(session, net, strings):
-    """The model's `prediction` for strings of 0s and 1s (per count, or the number)."""
+    """The model's `prediction` for strings of 0s and 1s (per class, or the number)."""
     inp, _, lengths = bits_and_labels(np.array([code_of(s, net.seq_len) for s in strings]),
                                       net.seq_len)
     return session.run(net.model.prediction, feed(net.model, inp, lengths=lengths))
+
+
+def true_answers(strings, seq_len):
+    """The class bits_and_labels() labels each string of 0s and 1s with, and what the classes
+    are: "count" while there is one per count of ones (0 to seq_len), else "class"."""
+    _, labels, _ = bits_and_labels(np.array([code_of(s, seq_len) for s in strings]), seq_len)
+    if labels.shape[1] == seq_len + 1:
+        return labels.argmax(axis=1), "count"
+    return labels.argmax(axis=1), "class"
 
 
 def report(session, net, settings, test, epoch, say, gradings=()):
@@ -463,13 +473,13 @@ def report(session, net, settings, test, epoch, say, gradings=()):
             say(f"  {value:5d} {totals[value]:9,d} {missed[value]:7,d} {rate}")
     sample = fit_sample(settings.sample, seq_len)
     answer = predict(session, net, [sample])
+    [true], word = true_answers([sample], seq_len)
     if settings.head == "softmax":
-        say(f"Sample {sample}: probability of each count 0..{seq_len}:")
+        say(f"Sample {sample}: probability of each {word} 0..{len(answer[0]) - 1}:")
         say("  " + " ".join(f"{p:.3f}" for p in answer[0]))
     else:
         say(f"Sample {sample}: the regression head outputs {answer[0]:.3f}")
-    say(f"  predicted count {counts_from(answer, settings.head)[0]}, "
-        f"true count {sample.count('1')}")
+    say(f"  predicted {word} {counts_from(answer, settings.head)[0]}, true {word} {true}")
     return int(wrong.sum())
 
 
@@ -514,12 +524,13 @@ def train_and_report(settings):
 
     started = time.perf_counter()
     net = build_graph(settings)  # before any folder: an edit that cannot build leaves none
+    log_dir = log_folder(settings)  # TensorBoard's, if LOG_DIR is set
     with opened_run(settings) as run:  # the run's folder, locked, and what it holds
         say(run.heading)
         data = make_data(settings, say)
         for note in net.notes:
             say(note)
-        log = Scalars(log_folder(settings), net.graph, settings, (run.last or 0) + 1, run.saved)
+        log = Scalars(log_dir, net.graph, settings, (run.last or 0) + 1, run.saved)
         with new_session(net) as session:
             if run.saved:
                 restore(run.saved, session, net)
@@ -587,7 +598,7 @@ def main(argv=None):
 # =============================================================================================
 # Above: the tutorial's script. Below: the machinery it calls, in this order: speed, the
 # saved model asked (--predict, --inspect), the hand-set cell, the command line, runs and
-# checkpoints, Ctrl-C and logging, systems. None of it changes what the lines above compute.
+# checkpoints, comparing runs, Ctrl-C and logging, systems. None of it changes what is learned.
 # =============================================================================================
 
 
@@ -724,15 +735,39 @@ def wrong_by_tree(session, net, sample):
 # An LSTM's cell state c is not squashed between steps, so a unit of c can step up for each
 # 1 and hold for each 0; the probe keeps every state, find_counters() finds such units.
 
+@contextlib.contextmanager
+def saved_model(settings, option, probe=False):
+    """For --predict and --inspect: the model saved for these settings, in a session."""
+    folder = run_folder(settings)
+    net = build_graph(settings, probe=probe, towers=1, grading="batches")
+    with tf1.Session(graph=net.graph) as session:
+        saved = read_record(folder, settings)
+        if saved is None:
+            others = other_runs(settings)
+            advice = f"it keeps {others}; give a run's options to ask it." if others else (
+                "train one first.")
+            raise SettingError(f"{option} needs a model trained with these settings, but "
+                               f"{settings.checkpoint_dir}{os.sep} has none; {advice}")
+        restore(saved, session, net)
+        cells = ", ".join(f"{type(layer).__name__}({layer.output_size})"  # as built: an
+                          for layer in net.model.layers)  # edited make_cell() shows here
+        print(f"Model saved in {folder}{os.sep} at epoch {saved['epoch']}: {cells}, "
+              f"{readable(settings)}, TARGET {settings.target}, HEAD {settings.head}")
+        yield net, session
+
+
 def predict_saved(settings):
     """--predict: print the saved model's answer for each string, without training."""
     with saved_model(settings, "--predict") as (net, session):
         answers = predict(session, net, settings.predict)
     counts = counts_from(answers, net.model.head)
-    for string, answer, count in zip(settings.predict, answers, counts):
-        given = f"probability {answer[count]:.3f}" if net.model.head == "softmax" else (
-            f"output {answer:.3f}")
-        print(f"{string} predicted count {count} ({given}), true count {string.count('1')}")
+    trues, word = true_answers(settings.predict, net.seq_len)
+    for string, answer, count, true in zip(settings.predict, answers, counts, trues):
+        if net.model.head == "softmax":
+            given = f"probability {answer[count]:.3f}"
+        else:
+            given = f"output {answer:.3f}"
+        print(f"{string} predicted {word} {count} ({given}), true {word} {true}")
 
 
 def build_state_probe(model, seq_len):
@@ -1253,8 +1288,9 @@ def digest(node):
 
 
 @functools.cache
-def learning_code():
-    """{"name()" or "NAME": digest} of LEARNING_CODE and the functions and constants it uses."""
+def learning_code(lines=False):
+    """{"name()" or "NAME": digest} of LEARNING_CODE and the functions and constants it uses;
+    with lines, their code instead, as Python reads it (without comments or docstrings)."""
     block = {name for name, _ in read_settings_block()}
     named = {}
     for node in ast.parse(SOURCE).body:
@@ -1269,6 +1305,10 @@ def learning_code():
         key = f"{node.name}()" if isinstance(node, ast.FunctionDef) else node.targets[0].id
         if key not in found:
             found[key] = digest(node)
+            if lines:  # as Python reads it: the docstring, comments and spacing left out
+                found[key] = ast.unparse(node)
+            if lines and key.endswith("()") and ast.get_docstring(node) is not None:
+                found[key] = ast.unparse(ast.FunctionDef(**{**vars(node), "body": node.body[1:]}))
             names = [part for part in ast.walk(node) if isinstance(part, ast.Name)]
             own = {part.id for part in names if not isinstance(part.ctx, ast.Load)}
             own.update(part.arg for part in ast.walk(node) if isinstance(part, ast.arg))
@@ -1304,7 +1344,8 @@ def write_record(folder, settings, epoch, history):
     index = read_file(os.path.join(folder, f"model-{epoch}.index"))
     record = {"format": CHECKPOINT_FORMAT, "checkpoint": f"model-{epoch}", "epoch": epoch,
               "index": hashlib.sha256(index).hexdigest(), "settings": learning_settings(settings),
-              "code": learning_code(), **history}  # history: the Saver's saves, the gradings
+              "code": learning_code(), "lines": learning_code(lines=True),  # and its text
+              **history}  # the Saver's saves, the gradings
     record["digest"] = record_digest(record)
     write_whole(os.path.join(folder, CHECKPOINT_FILE), json.dumps(record, indent=1))
 
@@ -1500,8 +1541,11 @@ def first_line(settings, folder, saved, aside=None):
     return line
 
 
+# --- Compare runs: --runs, and the lines that tell two runs apart -------------------------
+
 def differences(saved, settings):
-    """([--option value or block edit per setting], [functions and constants]) that differ."""
+    """([--option value or block edit per setting], [per function or constant that differs,
+    its lines that do, as a diff marks them]): what makes the saved run not these settings'."""
     mine, theirs = learning_settings(settings), saved["settings"]
     options = []
     for name in [*mine, *(name for name in theirs if name not in mine)]:
@@ -1512,17 +1556,50 @@ def differences(saved, settings):
         elif mine[name] != theirs[name]:
             options.append(f"--{name.lower().replace('_', '-')} {theirs[name]}")
     code, their_code = learning_code(), saved["code"]
-    return options, sorted(name for name in {*code, *their_code}
-                           if code.get(name) != their_code.get(name))
+    now, then = learning_code(lines=True), saved.get("lines", {})
+    edits = []
+    for name in sorted(name for name in {*code, *their_code}
+                       if code.get(name) != their_code.get(name)):
+        edits.append(f"{name} as you had it then")  # (a record from before the lines were kept)
+        if name in then:
+            edits[-1] = f"{name}: {changed_lines(now.get(name, ''), then[name])}"
+    return options, edits
 
 
-def in_words(options, edited):
-    """differences() as one phrase: '--learning-rate 0.01, build_model() as you had it then'."""
-    words = [" ".join(options)] if options else []
-    if edited:
-        names = " and ".join(", ".join(edited).rsplit(", ", 1))
-        words.append(f"{names} as you had {'it' if len(edited) == 1 else 'them'} then")
-    return ", ".join(words)
+def changed_lines(now, then, shown=2):
+    """Where the code `then` differs from `now`, as a diff says it: '- ' a line only now has,
+    '+ ' one only then had; the first `shown`, each cut to its change, and how many more."""
+    lines = [line for line in difflib.unified_diff(now.splitlines(), then.splitlines(),
+                                                   lineterm="", n=0)
+             if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    words = []
+    for line in lines[:shown]:
+        other = [kept[1:].strip() for kept in lines if kept[0] != line[0]] + [""]
+        words.append(f"{line[0]} {around_change(line[1:].strip(), other[0])}")  # ^ its pair
+    if len(lines) > shown:
+        words.append(f"and {len(lines) - shown} more")
+    return " ".join(words)
+
+
+def around_change(line, other, room=80):
+    """line, if longer than room, cut to the room characters around where it leaves other."""
+    if len(line) <= room:
+        return line
+    start = next((i for i, (a, b) in enumerate(zip(line, other)) if a != b), len(other))
+    begin = max(0, min(start - 20, len(line) - room))
+    cut = line[begin:begin + room]
+    if begin:
+        cut = "..." + cut
+    if begin + room < len(line):
+        cut += "..."
+    return cut
+
+
+def in_words(options, edits):
+    """differences() as one phrase: '--learning-rate 0.01, build_model(): + ...'."""
+    if options:
+        edits = [" ".join(options), *edits]
+    return ", ".join(edits)
 
 
 def kept_runs(settings):
@@ -1606,27 +1683,6 @@ def placing(settings, folder):
     place = runs.index(os.path.basename(folder)) + 1
     return (f"Number {place} of the {len(runs)} runs kept in {where} by the error at their "
             "last grading; --runs lists them.")
-
-
-@contextlib.contextmanager
-def saved_model(settings, option, probe=False):
-    """For --predict and --inspect: the model saved for these settings, in a session."""
-    folder = run_folder(settings)
-    net = build_graph(settings, probe=probe, towers=1, grading="batches")
-    with tf1.Session(graph=net.graph) as session:
-        saved = read_record(folder, settings)
-        if saved is None:
-            others = other_runs(settings)
-            advice = f"it keeps {others}; give a run's options to ask it." if others else (
-                "train one first.")
-            raise SettingError(f"{option} needs a model trained with these settings, but "
-                               f"{settings.checkpoint_dir}{os.sep} has none; {advice}")
-        restore(saved, session, net)
-        layers = f"{settings.num_layers} layer{'s' if settings.num_layers > 1 else ''}"
-        print(f"Model saved in {folder}{os.sep} at epoch {saved['epoch']}: {settings.cell}, "
-              f"{layers} of {settings.num_hidden} units, {readable(settings)}, TARGET "
-              f"{settings.target}, HEAD {settings.head}")
-        yield net, session
 
 
 # --- Ctrl-C and logging ----------------------------------------------------------------------
