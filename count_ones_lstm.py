@@ -741,14 +741,21 @@ def saved_model(settings, option, probe=False):
     folder = run_folder(settings)
     net = build_graph(settings, probe=probe, towers=1, grading="batches")
     with tf1.Session(graph=net.graph) as session:
-        saved = read_record(folder, settings)
+        for attempt in range(5):  # a run training there deletes its older saves: the one the
+            try:  # record named may go before it is read, and the record then names a newer
+                saved = read_record(folder, settings)
+                if saved:
+                    restore(saved, session, net)
+                break
+            except SettingError:
+                if attempt == 4:
+                    raise
         if saved is None:
             others = other_runs(settings)
             advice = f"it keeps {others}; give a run's options to ask it." if others else (
                 "train one first.")
             raise SettingError(f"{option} needs a model trained with these settings, but "
                                f"{settings.checkpoint_dir}{os.sep} has none; {advice}")
-        restore(saved, session, net)
         cells = ", ".join(f"{type(layer).__name__}({layer.output_size})"  # as built: an
                           for layer in net.model.layers)  # edited make_cell() shows here
         print(f"Model saved in {folder}{os.sep} at epoch {saved['epoch']}: {cells}, "

@@ -262,6 +262,26 @@ def test_one_run_per_folder_predict_beside_it_and_sigterm_saves_the_epoch(tmp_pa
     assert "nothing left to train" in capsys.readouterr().out  # the lock let go
 
 
+def test_predict_reads_the_newer_save_when_a_run_beside_deletes_the_one_it_named(
+        trained, capsys, monkeypatch):
+    # --predict takes no lock: between its reading the record and the save it names, the
+    # run training there saves twice more and its Saver deletes that save.
+    where, folder = trained
+    real, named = col.restore, []
+
+    def restore(saved, session=None, net=None):
+        named.append(saved["checkpoint"])
+        if len(named) == 1:  # --predict's first reading: the run beside saves 3 and 4
+            monkeypatch.setattr(col, "restore", real)
+            assert col.main(where + ["--epochs", "4"]) == 0
+            monkeypatch.setattr(col, "restore", restore)
+        return real(saved, session, net)
+    monkeypatch.setattr(col, "restore", restore)
+    assert col.main(where + ["--predict", "010110"]) == 0
+    assert named == ["model-2", "model-4"] and not (folder / "model-2.index").exists()
+    assert "at epoch 4:" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("kind", ["folder", "link", "fifo"])
 def test_a_lock_that_is_not_a_plain_file_is_refused_and_nothing_is_written(kind, trained,
                                                                             tmp_path, capsys):
