@@ -509,10 +509,10 @@ def make_data(settings, say):
     return data
 
 
-def train_and_report(settings):
+def train_and_report(settings, ctrl_c):
     """One run: build the graph, open its folder, make the data, train, grade and report (the
-    number wrong), or raise Stopped; an output that fails stops it after its epoch."""
-    ctrl_c = CtrlC()
+    number wrong), or raise Stopped; a stop signal (ctrl_c, main()'s) or an output that fails
+    stops it after its epoch."""
 
     def say(line):
         try:
@@ -564,7 +564,7 @@ def main(argv=None):
             stream.reconfigure(errors="backslashreplace")
     tf1.logging.set_verbosity(tf1.logging.ERROR)  # no deprecation notices for the TF1 API
     warnings.filterwarnings("ignore", message=r".*is deprecated and will be removed")
-    handlers = {number: signal.signal(number, stop_now) for number in STOPS}  # put back at the end
+    ctrl_c = CtrlC()  # the stop signals, until the end
     try:
         if argv is None:
             argv = sys.argv[1:]
@@ -580,7 +580,7 @@ def main(argv=None):
             else:
                 if settings.checkpoint_dir:
                     folder = run_folder(settings)
-                train_and_report(settings)
+                train_and_report(settings, ctrl_c)
     except SettingError as problem:
         complain(problem)
         return 2
@@ -590,8 +590,7 @@ def main(argv=None):
     except (KeyboardInterrupt, OSError) as problem:  # outside training: nothing half-written
         return stopped_by(problem, folder)
     finally:
-        for number, handler in handlers.items():
-            signal.signal(number, handler)
+        ctrl_c.close()
     return 0
 
 
@@ -1718,37 +1717,33 @@ STOPS = {getattr(signal, name): (words, status) for name, words, status in (
     if hasattr(signal, name)}
 
 
-class Signalled(KeyboardInterrupt):
-    """A stop signal outside training. Its two arguments: its words and the exit status."""
-
-
-def stop_now(signum, frame):
-    """Outside training, a stop signal ends the run at once (nothing is half-written), and
-    any later one is ignored, so that the run's last sentence and status are the first's."""
-    for number in STOPS:
-        signal.signal(number, signal.SIG_IGN)
-    raise Signalled(*STOPS[signum])
-
-
 class CtrlC:
-    """While active, a stop signal (STOPS) or press(why) stops training after the epoch, saved;
-    a later one changes nothing (in TensorFlow, it could abort), until main() ends."""
+    """The stop signals (STOPS) from main()'s start to its end. Outside training the first ends
+    the run at once (nothing is half-written then); during it (`with ctrl_c:`) the first, or
+    press(why), stops training after the epoch, which is saved. Any later one changes nothing
+    (in TensorFlow, it could abort): the run's last sentence and status are the first's."""
 
-    pressed = None
-    status = 1  # the exit status: the signal's, or 1 for press(why)
+    pressed, status, training = None, 1, False  # status: the signal's, or 1 for press(why)
 
-    def __enter__(self):
+    def __init__(self):
         self.previous = {number: signal.signal(number, self.press) for number in STOPS}
-        return self
 
     def press(self, signum, frame=None):  # a signal's number, or why it stops
-        if not self.pressed:
-            self.pressed, self.status = STOPS.get(signum, (signum, 1))
-            complain(f"{self.pressed}: stopping after this epoch, which is then saved.")
-
-    def __exit__(self, *exc):
         if self.pressed:
             return
+        self.pressed, self.status = STOPS.get(signum, (signum, 1))
+        if signum in STOPS and not self.training:
+            raise KeyboardInterrupt(self.pressed, self.status)
+        complain(f"{self.pressed}: stopping after this epoch, which is then saved.")
+
+    def __enter__(self):
+        self.training = True
+        return self
+
+    def __exit__(self, *exc):
+        self.training = False
+
+    def close(self):  # at main()'s end: the handlers it found
         for number, handler in self.previous.items():
             signal.signal(number, handler)
 
@@ -1756,10 +1751,8 @@ class CtrlC:
 def stopped_by(problem, folder):
     """Say in one sentence what stopped a run outside training and what is kept; return the
     exit status. A reader of the output that went away (`... | head`) stops it quietly, 0."""
-    if isinstance(problem, KeyboardInterrupt):
-        words, status = "Ctrl-C", 130
-        if isinstance(problem, Signalled):
-            words, status = problem.args
+    if isinstance(problem, KeyboardInterrupt):  # a stop signal's words and status, or Python's
+        words, status = problem.args or ("Ctrl-C", 130)
     elif isinstance(problem, BrokenPipeError) or (  # Windows says EINVAL, naming no file
             problem.errno == errno.EINVAL and problem.filename is None):
         os.dup2(devnull, sys.stdout.fileno())
