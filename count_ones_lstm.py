@@ -1146,9 +1146,7 @@ def checked(settings, name, kind, fits=lambda value: True, wanted=""):
 
 def check_settings(settings):
     """Raise SettingError, in one sentence, for the first setting that cannot work."""
-    def check(name, kind, fits=lambda value: True, wanted=""):
-        return checked(settings, name, kind, fits, wanted)
-
+    check = functools.partial(checked, settings)
     seq_len = check("SEQ_LEN", int, lambda n: 1 <= n <= MAX_SEQ_LEN, f"from 1 to {MAX_SEQ_LEN}")
     min_len = check("MIN_LEN", int, lambda n: 1 <= n <= seq_len,
                     f"from 1 to SEQ_LEN ({seq_len}), or 0 for SEQ_LEN")
@@ -1189,8 +1187,6 @@ def check_places(settings):
         checked(settings, name, str, lambda path: "://" not in path, "a folder on this "
                 "computer, not one TensorFlow reaches through a file system of its own "
                 "(ram://, gs://)")
-        checked(settings, name, str, lambda path: not os.path.isfile(path),
-                "a folder, not a file")
     if settings.checkpoint_dir:  # a run folder holds a run's files only
         saves = os.path.abspath(settings.checkpoint_dir) + os.sep
         checked(settings, "LOG_DIR", str, lambda path: not path  # "": no logs
@@ -1249,9 +1245,9 @@ def one_sentence(path, saving=None):
                           f"{what_is_kept(path)} (fix that, then run the same command to "
                           "continue).", 1) from None
         file = getattr(problem, "filename", None) or path
-        damaged = isinstance(problem, DAMAGED)  # but a path the system cannot spell is not:
-        if isinstance(problem, UnicodeEncodeError) or not damaged:
-            damaged = getattr(problem, "error_code", 0) in DAMAGED_CODES
+        damaged = getattr(problem, "error_code", 0) in DAMAGED_CODES
+        if isinstance(problem, DAMAGED) and not isinstance(problem, UnicodeEncodeError):
+            damaged = True  # (a path the system cannot spell is not damage)
         if damaged:
             raise SettingError(f"{file} cannot be read ({reason(problem)}): it is damaged or "
                                f"incomplete; {FRESH}.") from None
@@ -1580,8 +1576,9 @@ def changed_lines(now, then, shown=2):
              if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     words = []
     for line in lines[:shown]:
-        other = [kept[1:].strip() for kept in lines if kept[0] != line[0]] + [""]
-        words.append(f"{line[0]} {around_change(line[1:].strip(), other[0])}")  # ^ its pair
+        pairs = [kept[1:].strip() for kept in lines if kept[0] != line[0]]  # the other side's
+        pair = pairs[0] if pairs else ""
+        words.append(f"{line[0]} {around_change(line[1:].strip(), pair)}")
     if len(lines) > shown:
         words.append(f"and {len(lines) - shown} more")
     return " ".join(words)

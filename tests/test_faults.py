@@ -394,18 +394,17 @@ def test_a_checkpoint_dir_no_file_can_be_written_in_is_refused(capsys, monkeypat
 
 def test_a_checkpoint_dir_or_run_folder_that_is_a_file_is_one_sentence(trained, tmp_path,
                                                                         capsys):
+    # No check of its own: the system's refusal, said as any other (before training).
     where, folder = trained
     a_file = tmp_path / "a_file"
     a_file.write_text("")
-    for option in (["--epochs", "3"], ["--predict", "010110"], ["--inspect", "010110"]):
-        refused(TINY + ["--checkpoint-dir", str(a_file)] + option, capsys,
-                f"CHECKPOINT_DIR is {str(a_file)!r}, but it must be a folder, not a file.")
     shutil.rmtree(folder)
     folder.write_text("")  # a file where the run's folder belongs
-    for option in (["--epochs", "3"], ["--predict", "010110"], ["--inspect", "010110"]):
-        refused(where + option, capsys, f"{folder}", " cannot be used (", "); fix that, or "
-                "give another folder.")
-    assert folder.read_text() == ""
+    for options in (TINY + ["--checkpoint-dir", str(a_file)], where):
+        for option in (["--epochs", "3"], ["--predict", "010110"], ["--inspect", "010110"]):
+            refused(options + option, capsys, " cannot be used (", "); fix that, or give "
+                    "another folder.")
+    assert folder.read_text() == "" and a_file.read_text() == ""
 
 
 def test_a_checkpoint_dir_that_cannot_be_listed_is_passed_over(trained, capsys, monkeypatch):
