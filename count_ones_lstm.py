@@ -81,8 +81,9 @@ if __name__ != "__main__" and "TF_USE_LEGACY_KERAS" not in os.environ:  # import
 if os.environ.setdefault("TF_USE_LEGACY_KERAS", "1") not in ("1", "true", "True"):
     sys.exit(f"count_ones_lstm.py: TF_USE_LEGACY_KERAS is {os.environ['TF_USE_LEGACY_KERAS']!r}"
              ", but the TF1 cells need Keras 2 (tf-keras): unset it, or set it to 1.")
-if __name__ == "__main__":  # run as a script, not imported: no C++ log lines during the run
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+if __name__ == "__main__":  # run as a script, not imported: no C++ log lines during the run,
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # and each op on one thread (the ops
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")  # are small; the towers still pair)
 import numpy as np  # noqa: E402
 with warnings.catch_warnings():  # with no fcntl (a Unix without it), it warns that it falls
     warnings.simplefilter("ignore")  # back on a marker file, which it clears if its run died

@@ -22,11 +22,13 @@ model and a loop on screen that was not the one that ran).
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")  # as the script, run as a script, sets
 
 import numpy as np  # noqa: E402
 
