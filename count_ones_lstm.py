@@ -1484,15 +1484,16 @@ def locked(folder):
 def written_here(folder):
     """([names of what this script wrote in folder], [the others]): its record and lock,
     TensorFlow's list of its saves (`checkpoint`) and the files of the saves listed there."""
-    state = tf.train.get_checkpoint_state(folder)
-    saves = []
+    state = tf.train.get_checkpoint_state(folder)  # None, unless `checkpoint` is TensorFlow's
+    own, saves = [CHECKPOINT_FILE, LOCK_FILE], []
     if state:
+        own.append("checkpoint")
         saves = [os.path.basename(path) for path in state.all_model_checkpoint_paths]
     mine, others = [], []
     for name in sorted(tf.io.gfile.listdir(folder)):
         if name.startswith((".", "before-fresh-")):  # a system's, or set aside by --fresh
             continue
-        if name in (CHECKPOINT_FILE, LOCK_FILE, "checkpoint") or any(
+        if name in own or any(
                 name == f"{save}.index" or name.startswith(f"{save}.data-") for save in saves):
             mine.append(name)
         else:

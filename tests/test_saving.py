@@ -316,6 +316,7 @@ def test_a_folder_the_script_did_not_make_is_refused_and_nothing_is_written(fres
     precious.mkdir()
     (precious / "a.txt").write_text("x")
     (precious / "checkpoint.1.tmp").write_text("y")  # named like a leftover, and still theirs
+    (precious / "checkpoint").write_text("z")  # named like TensorFlow's list, and not one
     where = TINY + ["--checkpoint-dir", str(tmp_path / "ck")]
     folder = col.run_folder(col.parse_settings(where))
     os.makedirs(tmp_path / "ck")
@@ -324,10 +325,11 @@ def test_a_folder_the_script_did_not_make_is_refused_and_nothing_is_written(fres
     else:
         precious = shutil.move(precious, folder)
     before = files_in(precious)
-    refused(where + fresh, capsys, f"{folder}{os.sep} holds a.txt, checkpoint.1.tmp and nothing "
-            "this script wrote, so it is not a run's folder; give another --checkpoint-dir.")
+    refused(where + fresh, capsys, f"{folder}{os.sep} holds a.txt, checkpoint, checkpoint.1.tmp "
+            "and nothing this script wrote, so it is not a run's folder; give another "
+            "--checkpoint-dir.")
     assert files_in(precious) == before and sorted(os.listdir(precious)) == [
-        "a.txt", "checkpoint.1.tmp"]
+        "a.txt", "checkpoint", "checkpoint.1.tmp"]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a C locale's file names are Unix's")
