@@ -95,7 +95,8 @@ def test_saves_without_a_readable_record_are_not_trained_over_and_fresh_sets_the
     refused(where + ["--epochs", "4"], capsys, sentence)
     assert files_in(folder) == before
     assert col.main(where + ["--epochs", "3", "--fresh"]) == 0
-    assert f"(the run saved there before is now in before-fresh-1{os.sep})" in capsys.readouterr().out
+    assert (f"(the run saved there before is now in before-fresh-1{os.sep})"
+            in capsys.readouterr().out)
     assert {name: data for name, data in files_in(folder).items()
             if name.startswith("before-fresh-1/")} == {
         f"before-fresh-1/{name}": data for name, data in before.items()}
