@@ -62,7 +62,7 @@ sys.excepthook = python_hook
 as_written = dict(globals())  # the block's values, before any later line of the same name
 
 import argparse, ast, contextlib, difflib, errno, functools, hashlib, io, json  # noqa: E401, E402
-import importlib.util, os, re, signal, stat, time, tokenize, warnings  # noqa: E401, E402
+import importlib.util, os, re, shutil, signal, stat, time, tokenize, warnings  # noqa: E401, E402
 with tokenize.open(__file__) as this_file:  # read once, as Python read it a moment ago: the
     SOURCE = this_file.read()  # run's settings and its code's identity are this text's
 from types import SimpleNamespace  # noqa: E402
@@ -1405,7 +1405,7 @@ def what_is_kept(folder):
         saved = read_record(folder)  # (its save's index checked against the record)
         if saved:
             return f"the last save, epoch {saved['epoch']} in {folder}{os.sep}, is kept as it was"
-    return f"{folder}{os.sep} holds no save"
+    return f"nothing is saved in {folder}{os.sep}"
 
 
 def save(session, net, run, epoch, gradings=(), training_time=0.0):
@@ -1437,28 +1437,34 @@ def opened_run(settings):
         return
     run.folder = run_folder(settings)
     with one_sentence(run.folder):  # through TensorFlow's file system, which the saves take:
-        if not tf.io.gfile.exists(run.folder):  # a path it cannot reach fails now, not at a save
+        new = not tf.io.gfile.exists(run.folder)  # a path it cannot reach fails now, not at a save
+        if new:
             tf.io.gfile.makedirs(run.folder)
         mine, others = written_here(run.folder)
     if others and not mine:  # a folder this script did not make: nothing is written there
         raise SettingError(f"{run.folder}{os.sep} holds {few(others)} and nothing this script "
                            "wrote, so it is not a run's folder; give another --checkpoint-dir.")
-    with locked(run.folder):
-        try:  # the record as it is now, under the lock, and its save read whole
-            run.saved = read_record(run.folder, settings)
-            if run.saved and not settings.fresh:
-                restore(run.saved)
-                run.last, run.seconds_before = run.saved["epoch"], run.saved["training_seconds"]
-        except OtherRun:  # refused even with --fresh, which would move that run aside
-            raise
-        except SettingError:  # --fresh moves a damaged run aside
-            if not settings.fresh:
+    try:
+        with locked(run.folder):
+            try:  # the record as it is now, under the lock, and its save read whole
+                run.saved = read_record(run.folder, settings)
+                if run.saved and not settings.fresh:
+                    restore(run.saved)
+                    run.last, run.seconds_before = run.saved["epoch"], run.saved["training_seconds"]
+            except OtherRun:  # refused even with --fresh, which would move that run aside
                 raise
-        if settings.fresh:
-            run.saved = None
-        aside = check_folder(run.folder, mine, run.saved, settings.fresh)
-        run.heading = first_line(settings, run.folder, run.saved, aside)
-        yield run
+            except SettingError:  # --fresh moves a damaged run aside
+                if not settings.fresh:
+                    raise
+            if settings.fresh:
+                run.saved = None
+            aside = check_folder(run.folder, mine, run.saved, settings.fresh)
+            run.heading = first_line(settings, run.folder, run.saved, aside)
+            yield run
+    finally:
+        with contextlib.suppress(OSError):  # a new run that wrote nothing but its lock leaves
+            if new and not set(os.listdir(run.folder)) - {LOCK_FILE}:  # nothing, however it ended
+                shutil.rmtree(run.folder)
 
 
 @contextlib.contextmanager

@@ -1381,3 +1381,14 @@ def test_an_edit_that_cannot_build_leaves_no_folder(edit, tmp_path, capsys):
         copy.main(TINY + ["--checkpoint-dir", str(tmp_path / "ck"),
                           "--log-dir", str(tmp_path / "logs")])
     assert not (tmp_path / "ck").exists() and not (tmp_path / "logs").exists()
+
+
+def test_an_edit_that_fails_at_its_first_step_leaves_no_run_folder(tmp_path):
+    # It builds, but the labels it makes no longer fit the model's `target`: the first Adam
+    # step fails, Python's traceback says where, and the new run's folder goes with its lock.
+    copy = load_copy(edited_copy(tmp_path, (
+        "    labels = np.eye(seq_len + 1,",
+        "    labels = np.eye(2, dtype=np.float32)[np.bitwise_count(numbers) % 2]")))
+    with pytest.raises(ValueError, match="Cannot feed value of shape"):
+        copy.main(TINY + ["--checkpoint-dir", str(tmp_path / "ck")])
+    assert list((tmp_path / "ck").iterdir()) == []

@@ -183,8 +183,9 @@ def test_a_folder_removed_during_the_run_stops_it_with_one_sentence(tmp_path, ca
                             "gone"]) == 1
     err = capsys.readouterr().err
     assert re.fullmatch(r"count_ones_lstm\.py: Saving epoch 4 in (gone/run-\w+)/ failed \(.*"
-                        r"(doesn't exist|No such file or directory).*\); \1/ holds no save \(fix "
-                        r"that, then run the same command to continue\)\.", err.strip()), err
+                        r"(doesn't exist|No such file or directory).*\); nothing is saved in "
+                        r"\1/ \(fix that, then run the same command to continue\)\.",
+                        err.strip()), err
 
 
 @NEEDS_RLIMIT
@@ -201,7 +202,8 @@ def test_fresh_on_a_full_disk_keeps_the_old_save_aside(tmp_path, monkeypatch):
     where = folder.relative_to(tmp_path)
     assert full.stderr.splitlines() == [
         f"count_ones_lstm.py: Saving epoch 1 in {where}{os.sep} failed (File too large); "
-        f"{where}{os.sep} holds no save (fix that, then run the same command to continue)."]
+        f"nothing is saved in {where}{os.sep} (fix that, then run the same command to "
+        "continue)."]
     assert files_in(folder / "before-fresh-1") == before
 
 
@@ -211,16 +213,17 @@ def test_a_diverging_run_stops_before_it_saves_and_the_good_model_stays(tmp_path
     capsys.readouterr()
     good = run_in(tmp_path)
     before = files_in(good)
-    assert col.main(TINY + where + ["--epochs", "6", "--learning-rate", "1e38"]) == 1
+    diverging = TINY + where + ["--epochs", "6", "--learning-rate", "1e38"]
+    assert col.main(diverging) == 1
     captured = capsys.readouterr()
-    [diverged] = [path for path in tmp_path.iterdir() if path != good]
     loss = re.search(r"^Epoch 1/6 loss +(nan|inf) ", captured.out, re.MULTILINE)
     assert loss, captured.out
+    diverged = col.run_folder(col.parse_settings(diverging))
     assert captured.err.splitlines() == [
         f"count_ones_lstm.py: The loss became {loss.group(1)} at epoch 1: training diverged "
-        f"(LEARNING_RATE 1e+38 may be too large); {diverged}{os.sep} holds no save."]
+        f"(LEARNING_RATE 1e+38 may be too large); nothing is saved in {diverged}{os.sep}."]
     assert files_in(good) == before
-    assert not list(diverged.glob("model-*")) and not (diverged / "count_ones_lstm.json").exists()
+    assert list(tmp_path.iterdir()) == [good]  # a new run that saved nothing leaves no folder
 
 
 # --- 3. one run per folder -------------------------------------------------------------------
