@@ -291,8 +291,7 @@ def build_graph(settings=None, probe=False, **changes):
     with graph.as_default():
         tf1.set_random_seed(settings.seed)
         model = build_model(settings, rnn)
-        tree = build_prefix_tree(model, settings) if settings.grading == "tree" else None
-        states = build_state_probe(model, settings.seq_len) if probe else None
+        tree, states = stepped_by_hand(model, settings, probe, notes)
         init = tf1.global_variables_initializer()
         # Every variable, Adam's moments too: a continued run steps as an unbroken one would.
         # The newest two saves are kept (see "Runs and checkpoints"), named relative to them.
@@ -402,8 +401,7 @@ def wrong_in(session, net, numbers, say=print):
         if wrong is not None:
             return wrong[numbers]
         say("Grading: the prefix tree's `last` or labels are not build_model's (an edit?), "
-            f"so every string is fed to build_model instead, {net.settings.eval_batch:,} at a "
-            "time, as with GRADING \"batches\".")
+            "so it grades as GRADING \"batches\" does.")
         net.tree = None
     wrong = []  # the tutorial's way: feed the strings to `data`, EVAL_BATCH at a time
     for start in range(0, len(numbers), net.settings.eval_batch):
@@ -637,6 +635,25 @@ def fast_rnn(unroll, towers, notes):
     return rnn
 
 
+def stepped_by_hand(model, settings, probe, notes):
+    """(the prefix tree if GRADING is "tree", the probe if asked), each stepping build_model's
+    cells a bit at a time; where an edit leaves cells that cannot be stepped so, the tree
+    steps aside (a line in notes) and --inspect is refused."""
+    tree = states = None
+    try:
+        if settings.grading == "tree":
+            tree = build_prefix_tree(model, settings)
+        if probe:
+            states = build_state_probe(model, settings.seq_len)
+    except (ValueError, TypeError, AttributeError) as problem:  # cells or bits edited
+        if probe:
+            raise SettingError(f"--inspect steps build_model()'s cells by hand, which these "
+                               f"cells do not allow ({reason(problem)}).") from None
+        notes.append(f"Grading: build_model()'s cells cannot be stepped by hand "
+                     f"({reason(problem)}), so it grades as GRADING \"batches\" does.")
+    return tree, states
+
+
 def step_layers(layers, inputs, state):
     """One bit, inputs (n, 1), through the cells from state: (the top output, the new state)."""
     new_state = []
@@ -778,10 +795,10 @@ def predict_saved(settings):
 
 
 def build_state_probe(model, seq_len):
-    """The cells stepped bit by bit: parts {"c1", "h1", ...: (n, seq_len, hidden)}, the state
-    after each bit, and guesses, the count had the string ended there."""
+    """The cells stepped bit by bit on inputs shaped as `data`: parts {"c1", "h1", ...: (n,
+    seq_len, hidden)}, the state after each bit, and `outputs`, the top layer's output."""
     with tf.name_scope("probe"):
-        bits = tf1.placeholder(tf.float32, [None, seq_len, 1], name="bits")
+        bits = tf1.placeholder(tf.float32, model.data.shape, name="bits")
         state = tuple(layer.zero_state(tf.shape(bits)[0], tf.float32)
                       for layer in model.layers)
         steps = []  # per bit: the state tuple after it
@@ -797,18 +814,21 @@ def build_state_probe(model, seq_len):
             else:
                 parts[f"h{number + 1}"] = tf.stack(layer_steps, 1)
         outputs = tf.stack([output_of(step) for step in steps], 1)  # (n, seq_len, hidden)
-        scores = tf.tensordot(outputs, model.weight, 1) + model.bias  # (n, seq_len, classes)
-        guesses = (rounded(scores[..., 0]) if model.head == "regression"  # (n, seq_len): the
-                   else tf.argmax(scores, -1, output_type=tf.int32))  # count, had it ended
-    return SimpleNamespace(bits=bits, parts=parts, guesses=guesses)
+    return SimpleNamespace(bits=bits, parts=parts, outputs=outputs)
 
 
-def states_along(session, net, numbers):
-    """The probe run on strings given as numbers: (parts, guesses, running counts)."""
-    inp, _, _ = bits_and_labels(np.asarray(numbers), net.seq_len)
-    parts, guesses = session.run([net.probe.parts, net.probe.guesses],
-                                 {net.probe.bits: inp})
-    return parts, guesses, np.cumsum(inp[:, :, 0], axis=1)
+def states_along(session, net, codes):
+    """The probe run on strings given as codes: (parts, guesses); guesses (n, seq_len):
+    build_model's answer with its `last` fed each bit's output, the count had the string
+    ended there (None where `last` is not the cells' output: an edit)."""
+    inp, _, _ = bits_and_labels(np.asarray(codes), net.seq_len)
+    parts, outputs = session.run([net.probe.parts, net.probe.outputs], {net.probe.bits: inp})
+    guesses = None
+    with contextlib.suppress(ValueError, tf.errors.OpError):
+        answers = session.run(net.model.prediction,
+                              {net.model.last: outputs.reshape(-1, outputs.shape[-1])})
+        guesses = counts_from(answers, net.model.head).reshape(outputs.shape[:2])
+    return parts, guesses
 
 
 def find_counters(parts, running):
@@ -888,7 +908,8 @@ def inspection_rows(string, parts, guesses, found, ranges, shown=3):
     for t, bit in enumerate(string):
         running += bit == "1"
         values = [parts[name][t, unit] for name, unit in columns]
-        rows.append(f"{bit:>4} {running:4d} {guesses[t]:5d} "
+        guess = "-" if guesses is None else guesses[t]
+        rows.append(f"{bit:>4} {running:4d} {guess:>5} "
                     + "".join(f"{value:9.3f}" for value in values) + "  "
                     + "".join(heat(value, *ranges[name][:, unit],
                                    rising=found[name].correlation[unit] >= 0)
@@ -903,28 +924,36 @@ def inspect_saved(settings, log=None):
         rng = np.random.default_rng(settings.seed)
         sample = rng.choice(2 ** net.seq_len, min(INSPECT_SAMPLE, 2 ** net.seq_len),
                             replace=False)
-        parts, guesses, running = states_along(session, net, sample)
+        parts, guesses = states_along(session, net, sample)  # SEQ_LEN bits each: codes too
         asked = states_along(session, net, [code_of(s, net.seq_len)
                                             for s in settings.inspect])
+    bits = (sample[:, None] >> np.arange(net.seq_len - 1, -1, -1)) & 1  # high bit first
+    running = np.cumsum(bits, axis=1)  # (n, seq_len): the ones so far
     found = find_counters(parts, running)
     at_end = find_counters({name: values[:, -1:] for name, values in parts.items()},
                            running[:, -1:])
     ranges = {name: np.stack([values.min(axis=(0, 1)), values.max(axis=(0, 1))])
               for name, values in parts.items()}
     if not any(name.startswith("c") for name in parts):
-        kind = {"gru": "GRU", "rnn": "plain RNN"}[settings.cell]
-        print(f"A {kind} cell has no cell state c: its state is its output h.")
+        print(f"A {type(net.model.layers[0]).__name__} has no cell state c: its state is its "
+              "output h.")
     for line in describe_counters(found, len(sample), net.seq_len, at_end):
         print(line)
-    print(f"The model's guess, had each string ended there, is right at "
-          f"{np.mean(guesses == running):.1%} of bits (at the last bit: "
-          f"{np.mean(guesses[:, -1] == running[:, -1]):.1%}).")
+    if guesses is None:
+        print("build_model()'s `last` is not the cells' output (an edit?), so the guess had "
+              "each string ended there is not shown (-).")
+    else:
+        print(f"The model's guess, had each string ended there, is right at "
+              f"{np.mean(guesses == running):.1%} of bits (at the last bit: "
+              f"{np.mean(guesses[:, -1] == running[:, -1]):.1%}).")
+    counts = counts_from(answers, net.model.head)
     for number, string in enumerate(settings.inspect):
         output = f" (output {answers[number]:.3f})" if net.model.head == "regression" else ""
-        print(f"String {string}: true count {string.count('1')}, "
-              f"predicted {asked[1][number][len(string) - 1]}{output}")
+        guesses = None if asked[1] is None else asked[1][number]
+        print(f"String {string}: true count {string.count('1')}, predicted {counts[number]}"
+              f"{output}")
         for row in inspection_rows(string, {name: values[number] for name, values in
-                                            asked[0].items()}, asked[1][number], found, ranges):
+                                            asked[0].items()}, guesses, found, ranges):
             print(row)
     if log:
         log_states(log, settings.inspect, asked[0], found, ranges)
@@ -1884,11 +1913,7 @@ def memory_of_machine():
 
 def check_machine_limits(settings):
     """SettingError, naming the limit, for settings that would take the machine down."""
-    cores, copies = os.cpu_count() or 1, settings.towers * settings.num_layers
-    if settings.towers > 4 * cores:
-        raise SettingError(f"TOWERS is {settings.towers}, but this machine has {cores} cores "
-                           f"and more than {4 * cores} parts (4 per core) only make the graph "
-                           "bigger and slower to build.")
+    copies = settings.towers * settings.num_layers
     product = f"TOWERS {settings.towers} x NUM_LAYERS {settings.num_layers}"
     gradients = 2  # per weight, besides Adam's two moments: dynamic_rnn's loop keeps one
     if settings.unroll == "static":  # a cell copy per bit, a gradient per copy

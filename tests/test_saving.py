@@ -360,7 +360,8 @@ def test_a_folder_tensorflow_cannot_spell_is_found_before_training_not_called_da
 # --- limits, closed pipes --------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv, sentence", [
-    (["--towers", "1000"], "TOWERS is 1000, but this machine has"),
+    (["--towers", "1000"], "TOWERS 1000 x NUM_LAYERS 1 x SEQ_LEN 20 (UNROLL 'static') is "
+                           "20,000 copies of the cell in one graph, more than the 1,000"),
     (["--num-layers", "30"], "is 1,200 copies of the cell in one graph, more than the 1,000"),
     (["--num-hidden", "100000"], "NUM_HIDDEN 100000 with NUM_LAYERS 1 makes 40,000,800,000 "
                                  "weights, which would take about"),
