@@ -845,11 +845,8 @@ def find_counters(parts, running):
         step = covariance / target.var()  # the slope of the unit's value on the count
         exact = np.array([read_exactly(flat[:, [unit]], target) for unit in range(len(spread))])
         best = np.lexsort((-np.abs(correlation), -exact))  # by exact share, then correlation
-        pair = max(read_exactly(flat[:, [best[0], other]], target)
-                   for other in range(len(spread)))
         found[name] = SimpleNamespace(correlation=correlation, step=step, exact=exact,
-                                      best=best, pair=pair,
-                                      together=read_exactly(flat, target))
+                                      best=best, together=read_exactly(flat, target))
     return found
 
 
@@ -881,8 +878,8 @@ def describe_counters(found, sample_size, seq_len, at_end=None):
         unit = part.best[0]
         lines.append(
             f"  {name}: unit {unit} correlation {part.correlation[unit]:+.3f}, "
-            f"{part.step[unit]:+.3f} per 1, exact {part.exact[unit]:.1%}; best two units "
-            f"{part.pair:.1%}; all {len(part.exact)} units {part.together:.1%}")
+            f"{part.step[unit]:+.3f} per 1, exact {part.exact[unit]:.1%}; all "
+            f"{len(part.exact)} units {part.together:.1%}")
     name, part = max(found.items(), key=lambda item: item[1].exact[item[1].best[0]])
     if part.exact[part.best[0]] >= COUNTS_CLEANLY:
         lines.append(f"Unit {part.best[0]} of {name} is a counter: its value alone gives the "
