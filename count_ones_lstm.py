@@ -897,8 +897,12 @@ def describe_counters(found, sample_size, seq_len, at_end=None):
 
 def inspection_rows(string, parts, guesses, found, ranges, shown=3):
     """--inspect's table for a string: per bit, the count, the guess, the best units' c, h."""
-    columns = [(name, int(unit)) for name in found  # (part, unit); h: the same units as c
-               for unit in found[f"c{name[1:]}" if f"c{name[1:]}" in found else name].best[:shown]]
+    columns = []  # (part, unit): h shows the same units as c, where it has as many
+    for name, part in found.items():
+        chosen = found.get(f"c{name[1:]}", part)
+        if len(chosen.best) != len(part.best):  # (an LSTM with num_proj: h is narrower)
+            chosen = part
+        columns += [(name, int(unit)) for unit in chosen.best[:shown]]
     header = " bit ones guess " + "".join(f"{f'{name}[{unit}]':>9}" for name, unit in columns)
     rows = [header + "  heat"]
     running = 0
