@@ -1380,7 +1380,12 @@ def write_record(folder, settings, epoch, history):
               "code": learning_code(), "lines": learning_code(lines=True),  # and its text
               **history}  # the Saver's saves, the gradings
     record["digest"] = record_digest(record)
-    write_whole(os.path.join(folder, CHECKPOINT_FILE), json.dumps(record, indent=1))
+    path = os.path.join(folder, CHECKPOINT_FILE)
+    text = json.dumps(record, indent=1, sort_keys=True)  # the same record, the same bytes
+    with contextlib.suppress(OSError):
+        if read_file(path) == text.encode():  # a run again with nothing new touches nothing
+            return
+    write_whole(path, text)
 
 
 def read_record(folder, settings=None):

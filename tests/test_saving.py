@@ -226,6 +226,20 @@ def test_a_diverging_run_stops_before_it_saves_and_the_good_model_stays(tmp_path
     assert list(tmp_path.iterdir()) == [good]  # a new run that saved nothing leaves no folder
 
 
+def test_a_finished_run_run_again_keeps_its_files_byte_for_byte(tmp_path):
+    # Nothing left to train: it grades and reports again, and its record, the same in any
+    # process (Python orders a set of names differently in each), is not written again.
+    args = [sys.executable, str(SCRIPT), *TINY, "--epochs", "2", "--checkpoint-dir", "ck"]
+    before = None
+    for hash_seed in ("1", "2", "3"):
+        done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        assert done.returncode == 0, done.stderr
+        before = before or files_in(run_in(tmp_path / "ck"))
+        assert files_in(run_in(tmp_path / "ck")) == before
+    assert "(nothing left to train;" in done.stdout
+
+
 # --- 3. one run per folder -------------------------------------------------------------------
 
 @NOT_ON_WINDOWS
