@@ -231,7 +231,7 @@ def test_a_finished_run_run_again_keeps_its_files_byte_for_byte(tmp_path):
     # process (Python orders a set of names differently in each), is not written again.
     args = [sys.executable, str(SCRIPT), *TINY, "--epochs", "2", "--checkpoint-dir", "ck"]
     before = None
-    for hash_seed in ("1", "2", "3"):
+    for hash_seed in ("1", "2"):
         done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300,
                               env={**os.environ, "PYTHONHASHSEED": hash_seed})
         assert done.returncode == 0, done.stderr
