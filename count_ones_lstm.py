@@ -1690,6 +1690,8 @@ def other_runs(settings):
 
 def list_runs(settings):
     """--runs: a row per folder in CHECKPOINT_DIR, best first, with what differs from now."""
+    with one_sentence(settings.checkpoint_dir), contextlib.suppress(FileNotFoundError):
+        os.listdir(settings.checkpoint_dir)  # one it cannot list is said, not "no runs"
     where, runs = f"{settings.checkpoint_dir}{os.sep}", kept_runs(settings)
     if not runs:
         print(f"No runs are kept in {where} yet: each run of this script saves in a folder there.")

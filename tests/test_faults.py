@@ -405,6 +405,8 @@ def test_a_checkpoint_dir_or_run_folder_that_is_a_file_is_one_sentence(trained, 
         for option in (["--epochs", "3"], ["--predict", "010110"], ["--inspect", "010110"]):
             refused(options + option, capsys, " cannot be used (", "); fix that, or give "
                     "another folder.")
+    refused(TINY + ["--checkpoint-dir", str(a_file), "--runs"], capsys,  # (its words: the system's)
+            f"{a_file} cannot be used (", "); fix that, or give another folder.")
     assert folder.read_text() == "" and a_file.read_text() == ""
 
 
@@ -420,6 +422,8 @@ def test_a_checkpoint_dir_that_cannot_be_listed_is_passed_over(trained, capsys, 
     monkeypatch.setattr(col.os, "listdir", listdir_but_the_runs)
     assert col.main(where + ["--epochs", "3", "--seed", "1"]) == 0  # a new run beside it
     assert capsys.readouterr().out.startswith("New run, saving in ")
+    refused(where + ["--runs"], capsys, f"{folder.parent} cannot be used (Permission denied); "
+            "fix that, or give another folder.")  # listing them is what --runs is asked
 
 
 @UNIX
