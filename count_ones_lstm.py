@@ -926,8 +926,8 @@ def inspect_saved(settings, log=None):
         sample = rng.choice(2 ** net.seq_len, min(INSPECT_SAMPLE, 2 ** net.seq_len),
                             replace=False)
         parts, guesses = states_along(session, net, sample)  # SEQ_LEN bits each: codes too
-        asked = states_along(session, net, [code_of(s, net.seq_len)
-                                            for s in settings.inspect])
+        asked, asked_guesses = states_along(session, net, [code_of(s, net.seq_len)
+                                                           for s in settings.inspect])
     bits = (sample[:, None] >> np.arange(net.seq_len - 1, -1, -1)) & 1  # high bit first
     running = np.cumsum(bits, axis=1)  # (n, seq_len): the ones so far
     found = find_counters(parts, running)
@@ -950,14 +950,14 @@ def inspect_saved(settings, log=None):
     counts = counts_from(answers, net.model.head)
     for number, string in enumerate(settings.inspect):
         output = f" (output {answers[number]:.3f})" if net.model.head == "regression" else ""
-        guesses = None if asked[1] is None else asked[1][number]
+        its_guesses = None if asked_guesses is None else asked_guesses[number]
         print(f"String {string}: true count {string.count('1')}, predicted {counts[number]}"
               f"{output}")
         for row in inspection_rows(string, {name: values[number] for name, values in
-                                            asked[0].items()}, guesses, found, ranges):
+                                            asked.items()}, its_guesses, found, ranges):
             print(row)
     if log:
-        log_states(log, settings.inspect, asked[0], found, ranges)
+        log_states(log, settings.inspect, asked, found, ranges)
 
 
 def log_states(folder, strings, parts, found, ranges, zoom=8):
