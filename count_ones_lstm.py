@@ -1381,11 +1381,10 @@ def write_record(folder, settings, epoch, history):
               **history}  # the Saver's saves, the gradings
     record["digest"] = record_digest(record)
     path = os.path.join(folder, CHECKPOINT_FILE)
-    text = json.dumps(record, indent=1, sort_keys=True)  # the same record, the same bytes
-    with contextlib.suppress(OSError):
-        if read_file(path) == text.encode():  # a run again with nothing new touches nothing
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(read_file(path)) == record:  # a run again with nothing new: untouched
             return
-    write_whole(path, text)
+    write_whole(path, json.dumps(record, indent=1))
 
 
 def read_record(folder, settings=None):

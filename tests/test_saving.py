@@ -227,8 +227,8 @@ def test_a_diverging_run_stops_before_it_saves_and_the_good_model_stays(tmp_path
 
 
 def test_a_finished_run_run_again_keeps_its_files_byte_for_byte(tmp_path):
-    # Nothing left to train: it grades and reports again, and its record, the same in any
-    # process (Python orders a set of names differently in each), is not written again.
+    # Nothing left to train: it grades and reports again, and its record, the same (its keys in
+    # another order: Python orders a set of names differently in each process), stays as it is.
     args = [sys.executable, str(SCRIPT), *TINY, "--epochs", "2", "--checkpoint-dir", "ck"]
     before = None
     for hash_seed in ("1", "2"):
