@@ -940,10 +940,11 @@ def inspect_saved(settings, log=None):
               "output h.")
     for line in describe_counters(found, len(sample), net.seq_len, at_end):
         print(line)
+    trues, word = true_answers(settings.inspect, net.seq_len)  # another task's: its classes
     if guesses is None:
         print("build_model()'s `last` is not the cells' output (an edit?), so the guess had "
               "each string ended there is not shown (-).")
-    else:
+    elif word == "count":
         print(f"The model's guess, had each string ended there, is right at "
               f"{np.mean(guesses == running):.1%} of bits (at the last bit: "
               f"{np.mean(guesses[:, -1] == running[:, -1]):.1%}).")
@@ -951,8 +952,8 @@ def inspect_saved(settings, log=None):
     for number, string in enumerate(settings.inspect):
         output = f" (output {answers[number]:.3f})" if net.model.head == "regression" else ""
         its_guesses = None if asked_guesses is None else asked_guesses[number]
-        print(f"String {string}: true count {string.count('1')}, predicted {counts[number]}"
-              f"{output}")
+        print(f"String {string}: true {word} {trues[number]}, predicted {word} "
+              f"{counts[number]}{output}")
         for row in inspection_rows(string, {name: values[number] for name, values in
                                             asked.items()}, its_guesses, found, ranges):
             print(row)

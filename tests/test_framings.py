@@ -96,4 +96,4 @@ def test_predict_and_inspect_print_the_number_a_regression_model_outputs(tmp_pat
         assert f"predicted count {int(np.floor(output + 0.5))} " in line
     assert col.main(where + ["--inspect", "010110"]) == 0
     out = capsys.readouterr().out
-    assert "String 010110: true count 3, predicted " in out and " (output " in out
+    assert "String 010110: true count 3, predicted count " in out and " (output " in out
