@@ -882,11 +882,11 @@ def test_the_tutorials_script_comes_first_and_reads_plainly():
     # reading order, the machinery after a fence; no function over 50 lines (build_model, with
     # its shape comments, 65); the runs and checkpoints at most 420; no statement packs two (no
     # `a and b()`, no loop over `x if c else y`). The whole is asked to be at most 1,700 lines
-    # (issue 39); it is 1,957 (issues 40 and 41 added their rules), held here from growing.
+    # (issue 39); it is 1,956 (issues 40 and 41 added their rules), held here from growing.
     text = shipped("count_ones_lstm.py")
     lines = text.splitlines()
     tree = ast.parse(text)
-    assert len(lines) <= 1957
+    assert len(lines) <= 1956
     fence = next(n for n, line in enumerate(lines, 1)
                  if line.startswith("# Above: the tutorial's script."))
     defined = {node.name: node for node in tree.body
